@@ -1,0 +1,53 @@
+# plugincheck: conformance suite for Slurm auth and cred plugins.
+#
+#   make demo    check the real Debian Slurm plugins and print the report
+#   make test    everything CI runs (installs what it needs first)
+
+SHELL        := /bin/bash
+GO           ?= go
+CACHE        ?= $(CURDIR)/.cache/slurm
+BIN          := $(CURDIR)/bin/plugincheck
+export CGO_ENABLED := 0
+
+# Packages the tests need from the machine's Debian archive: munged for the
+# munge plugins, gcc for the fixture plugins, binutils for readelf.
+APT_PACKAGES := munge gcc make binutils
+
+.PHONY: all build deps slurm fixtures test vet demo bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/plugincheck
+
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+slurm:
+	hack/fetch-slurm.sh $(CACHE)
+
+fixtures: deps
+	$(MAKE) -C fixtures
+
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: deps slurm fixtures build vet
+	PLUGINCHECK_SLURM_CACHE=$(CACHE) PLUGINCHECK_FIXTURES=$(CURDIR)/fixtures/build \
+	PLUGINCHECK_REQUIRE_REAL=1 $(GO) test -count=1 -timeout 14m ./...
+
+demo: deps slurm build
+	@hack/demo.sh $(BIN) $(CACHE)
+
+bench: deps slurm build
+	PLUGINCHECK_SLURM_CACHE=$(CACHE) $(GO) test -run '^$$' -bench . -benchtime 2000x ./loader/
+
+clean:
+	rm -rf bin
+	$(MAKE) -C fixtures clean

@@ -1,0 +1,71 @@
+// Command plugincheck checks Slurm auth and cred plugins against their API
+// contract. See README.md.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/plugincheck/plugincheck/loader"
+)
+
+func main() {
+	loader.ServeWorkerIfRequested()
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// usageError is bad input to the tool itself: one line, exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "plugincheck: no command (try: plugincheck inspect PLUGIN)")
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "inspect":
+		err = inspectCmd(args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		err = &usageError{fmt.Sprintf("unknown command %q (try: plugincheck --help)", args[0])}
+	}
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "plugincheck: "+oneLine(err))
+	var exit *exitStatus
+	if errors.As(err, &exit) {
+		return exit.code
+	}
+	return 2
+}
+
+// exitStatus carries a status other than 2 out of a command.
+type exitStatus struct {
+	code int
+	err  error
+}
+
+func (e *exitStatus) Error() string { return e.err.Error() }
+
+const usage = `plugincheck checks Slurm auth and cred plugins against their API contract.
+
+Usage:
+  plugincheck inspect PLUGIN [--json] [--load] [flags]   what the plugin's file says; --load also loads it in a worker
+
+Flags common to commands that load a plugin:
+  --slurm-lib PATH    libslurmfull.so to use as host (default: beside the plugin, then standard directories)
+  --slurm-conf FILE   slurm.conf for the host (default: a minimal one written for the run)
+  --sysroot DIR       a newer C library to run the plugin with (default: found above the host library when needed)
+  --lib-path DIRS     extra directories (colon separated) for the plugin's DT_NEEDED libraries
+  --generation NAME   use this API generation instead of the detected one
+
+Exit status: 0 success, 1 non-conformant or would not load, 2 usage or setup error.
+`

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/plugincheck/plugincheck/internal/testenv"
+	"github.com/plugincheck/plugincheck/loader"
+)
+
+func TestMain(m *testing.M) {
+	loader.ServeWorkerIfRequested()
+	os.Exit(m.Run())
+}
+
+// realDir is a generation's plugin directory in the Slurm cache.
+func realDir(t *testing.T, series string) string {
+	return testenv.PluginDir(t, testenv.Release(t, series))
+}
+
+func need(t *testing.T, path string) string { return testenv.Need(t, "input", path) }
+
+func fixtures(t *testing.T) string { return filepath.Dir(testenv.Fixture(t, "hello")) }
+
+func write(t *testing.T, name string, data []byte) string {
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func copyFile(t *testing.T, src, dir string) string {
+	data, err := os.ReadFile(need(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, filepath.Base(src))
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// elf32 is a minimal, valid 32-bit i386 shared-object header.
+func elf32() []byte {
+	h := make([]byte, 52)
+	copy(h, elf.ELFMAG)
+	h[elf.EI_CLASS], h[elf.EI_DATA], h[elf.EI_VERSION] = byte(elf.ELFCLASS32), byte(elf.ELFDATA2LSB), 1
+	binary.LittleEndian.PutUint16(h[16:], uint16(elf.ET_DYN))
+	binary.LittleEndian.PutUint16(h[18:], uint16(elf.EM_386))
+	binary.LittleEndian.PutUint32(h[20:], 1)
+	binary.LittleEndian.PutUint16(h[40:], 52)
+	return h
+}
+
+// TestBadInput: every kind of bad input is one line starting "plugincheck:"
+// and exit status 2, never a stack trace.
+func TestBadInput(t *testing.T) {
+	rows := []struct {
+		name string
+		args func(t *testing.T) []string
+		want string // substring of the message
+	}{
+		{"nonexistent path", func(t *testing.T) []string { return []string{"inspect", "/nonexistent/auth_x.so"} }, "no such file"},
+		{"directory", func(t *testing.T) []string { return []string{"inspect", t.TempDir()} }, "is a directory"},
+		{"empty file", func(t *testing.T) []string { return []string{"inspect", write(t, "auth_e.so", nil)} }, "empty file"},
+		{"text file", func(t *testing.T) []string {
+			return []string{"inspect", write(t, "auth_t.so", []byte("#!/bin/sh\necho not a plugin\n"))}
+		}, "not an ELF file"},
+		{"truncated ELF", func(t *testing.T) []string {
+			data, _ := os.ReadFile(need(t, filepath.Join(realDir(t, "22.05"), "auth_none.so")))
+			return []string{"inspect", write(t, "auth_none.so", data[:200])}
+		}, "truncated or corrupt ELF"},
+		{"32-bit ELF", func(t *testing.T) []string { return []string{"inspect", write(t, "auth_32.so", elf32())} }, "32-bit ELF"},
+		{"aarch64 ELF", func(t *testing.T) []string {
+			data, _ := os.ReadFile(need(t, filepath.Join(realDir(t, "22.05"), "auth_none.so")))
+			binary.LittleEndian.PutUint16(data[18:], uint16(elf.EM_AARCH64))
+			return []string{"inspect", write(t, "auth_none.so", data)}
+		}, "built for AARCH64"},
+		{"PIE executable", func(t *testing.T) []string { return []string{"inspect", need(t, filepath.Join(fixtures(t), "hello"))} }, "executable"},
+		{"non-PIE executable", func(t *testing.T) []string {
+			return []string{"inspect", need(t, filepath.Join(fixtures(t), "hello_nopie"))}
+		}, "executable"},
+		{"libc", func(t *testing.T) []string { return []string{"inspect", need(t, "/lib/x86_64-linux-gnu/libc.so.6")} }, "not a Slurm plugin"},
+		{"shared object without plugin_type", func(t *testing.T) []string {
+			return []string{"inspect", need(t, filepath.Join(fixtures(t), "libplain.so"))}
+		}, "not a Slurm plugin"},
+		{"plugin of another type", func(t *testing.T) []string {
+			return []string{"inspect", need(t, filepath.Join(realDir(t, "22.05"), "sched_backfill.so"))}
+		}, `"sched" plugin`},
+		{"auth_jwt without libjwt", func(t *testing.T) []string {
+			dir := t.TempDir()
+			copyFile(t, filepath.Join(realDir(t, "22.05"), "libslurmfull.so"), dir)
+			return []string{"inspect", copyFile(t, filepath.Join(realDir(t, "22.05"), "auth_jwt.so"), dir)}
+		}, "needs libjwt.so.0"},
+		{"DT_NEEDED library missing", func(t *testing.T) []string {
+			return []string{"inspect", "--slurm-lib", need(t, filepath.Join(realDir(t, "22.05"), "libslurmfull.so")),
+				need(t, filepath.Join(fixtures(t), "auth_needsmissing.so"))}
+		}, "needs libplugincheck_missing.so.1"},
+		{"host library not found", func(t *testing.T) []string {
+			return []string{"inspect", copyFile(t, filepath.Join(realDir(t, "22.05"), "auth_none.so"), t.TempDir())}
+		}, "no host library"},
+		{"host library path wrong", func(t *testing.T) []string {
+			return []string{"inspect", "--slurm-lib", "/nonexistent/libslurmfull.so", need(t, filepath.Join(realDir(t, "22.05"), "auth_none.so"))}
+		}, "host library not found"},
+		{"host library is not libslurmfull", func(t *testing.T) []string {
+			return []string{"inspect", "--slurm-lib", "/lib/x86_64-linux-gnu/libc.so.6", need(t, filepath.Join(realDir(t, "22.05"), "auth_none.so"))}
+		}, "not a Slurm host library"},
+		{"slurm.conf Slurm rejects", func(t *testing.T) []string {
+			conf := write(t, "slurm.conf", []byte("ClusterName=x\nSlurmctldHost=localhost\nBogusKey=1\n"))
+			os.Chmod(filepath.Dir(conf), 0o755)
+			return []string{"inspect", "--load", "--slurm-conf", conf, need(t, filepath.Join(realDir(t, "22.05"), "auth_none.so"))}
+		}, "rejected by the host's Slurm"},
+		{"unknown generation", func(t *testing.T) []string {
+			return []string{"inspect", "--generation", "17.11", need(t, filepath.Join(realDir(t, "22.05"), "auth_none.so"))}
+		}, `no auth generation named "17.11"`},
+		{"unknown flag", func(t *testing.T) []string { return []string{"inspect", "--frobnicate", "x.so"} }, "flag provided but not defined"},
+		{"unknown command", func(t *testing.T) []string { return []string{"frobnicate"} }, "unknown command"},
+		{"no plugin", func(t *testing.T) []string { return []string{"inspect"} }, "takes one plugin path"},
+	}
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(row.args(t), &stdout, &stderr)
+			msg := stderr.String()
+			if code != 2 {
+				t.Errorf("exit status %d, want 2; stderr %q", code, msg)
+			}
+			if lines := strings.Count(strings.TrimRight(msg, "\n"), "\n") + 1; lines != 1 || !strings.HasPrefix(msg, "plugincheck: ") {
+				t.Errorf("want one line starting \"plugincheck: \", got %q", msg)
+			}
+			if !strings.Contains(msg, row.want) {
+				t.Errorf("message %q does not say %q", msg, row.want)
+			}
+			if strings.Contains(msg, "goroutine ") || strings.Contains(msg, "panic") {
+				t.Errorf("stack trace in %q", msg)
+			}
+		})
+	}
+}
+
+// TestInspectEveryRealPlugin is the acceptance check: inspect exits 0 on
+// every real Debian auth/cred plugin and names the right generation and
+// version.
+func TestInspectEveryRealPlugin(t *testing.T) {
+	want := map[string]map[string]string{
+		"20.11": {"auth": "20.11.9", "cred": "cred-key"},
+		"22.05": {"auth": "22.05", "cred": "cred-key"},
+		"24.11": {"auth": "24.11", "cred": "cred-23.11"},
+		"26.05": {"auth": "26.05", "cred": "cred-23.11"},
+	}
+	n := 0
+	for series, gens := range want {
+		plugins, _ := filepath.Glob(filepath.Join(realDir(t, series), "*.so"))
+		for _, p := range plugins {
+			base := filepath.Base(p)
+			kind, _, _ := strings.Cut(base, "_")
+			if kind != "auth" && kind != "cred" {
+				continue
+			}
+			n++
+			var stdout, stderr bytes.Buffer
+			if code := run([]string{"inspect", p}, &stdout, &stderr); code != 0 {
+				t.Errorf("%s %s: exit %d: %s", series, base, code, stderr.String())
+				continue
+			}
+			out := stdout.String()
+			release := filepath.Base(filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(p))))))
+			if !strings.Contains(out, "generation:            "+gens[kind]+" ") || !strings.Contains(out, "plugin_version:        "+release+" ") {
+				t.Errorf("%s %s: want generation %s and version %s in\n%s", series, base, gens[kind], release, out)
+			}
+		}
+	}
+	if n < 20 {
+		t.Errorf("inspected %d plugins, want 20 or more", n)
+	}
+}

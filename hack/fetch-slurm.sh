@@ -1,0 +1,660 @@
+#!/usr/bin/env bash
+# fetch-slurm.sh - fetch Debian's binary Slurm plugin packages for the Slurm
+# generations plugincheck tests against, plus the shared libraries they need at
+# load time, into a (git-ignored) cache directory.  Run by `make slurm`.
+#
+# Usage: hack/fetch-slurm.sh [CACHE_DIR]
+#
+#   CACHE_DIR defaults to .cache/slurm under the repository root (the script
+#   writes a .gitignore containing "*" into it).  A relative
+#   CACHE_DIR given on the command line is taken relative to the caller's
+#   working directory.
+#
+# Result: one directory per generation, named after the upstream Slurm version
+# actually served by the Debian suite, each being the root of an extracted
+# filesystem tree (dpkg -x):
+#
+#   $CACHE/20.11.4   bullseye (+ bullseye-security)   plugins + all their libs but glibc
+#   $CACHE/22.05.8   bookworm (+ bookworm-security)   plugins + all their libs but glibc
+#   $CACHE/24.11.5   trixie                           plugins + complete sysroot (own libc6)
+#   $CACHE/26.05.5   sid                              plugins + complete sysroot (own libc6)
+#
+# The plugins live in $ROOT/usr/lib/x86_64-linux-gnu/slurm-wlm/.  The roots are
+# laid out merged-/usr style (lib -> usr/lib, lib64 -> usr/lib64), so every
+# library is in $ROOT/usr/lib/x86_64-linux-gnu:
+#
+#   bullseye/bookworm: LD_LIBRARY_PATH=$ROOT/usr/lib/x86_64-linux-gnu (host libc)
+#   trixie/sid:        $ROOT/usr/lib64/ld-linux-x86-64.so.2 \
+#                          --library-path $ROOT/usr/lib/x86_64-linux-gnu ...
+#                      (their plugins need glibc >= 2.38, bookworm has 2.36)
+#
+# Which packages go into a root is computed, not listed: starting from the
+# plugin packages (plus libc6/libgcc-s1 for the sysroot generations), the
+# DT_NEEDED closure of auth_*.so, cred_*.so and libslurmfull.so is computed
+# with readelf; every soname that resolves neither inside the root nor (for
+# bullseye/bookworm only) in the host's /lib/x86_64-linux-gnu and
+# /usr/lib/x86_64-linux-gnu is looked up among the Depends of the package that
+# needs it, fetched from the same suite, and the closure recomputed.  Host
+# libraries count only if they belong to the host's libc6 (HOST_BASELINE_PKGS):
+# libmunge2, libjansson4, libssl3... are fetched even when installed here, so
+# a root does not depend on what else happens to be installed.  The final
+# closure is verified strictly (and with the real dynamic loader) before a
+# root is published; an unresolvable library is a hard error naming it.
+#
+# Only `apt-get update`, `apt-get download` and `dpkg -x` are used.  apt runs
+# with a private state under $CACHE/.apt (sources, lists, archive cache; the
+# host's dpkg status, preferences and source lists are not read; host hooks
+# such as APT::Update::Post-Invoke are disabled), so the host's apt state is
+# not touched.  The archive URIs are taken from the host's apt configuration:
+# the entry serving <host-codename> main and the one serving
+# <host-codename>-security.  No host name is written in this script.
+#
+# Idempotence: the .debs are kept under $CACHE/.debs/<suite>; a root is built
+# in a temporary directory, gets its stamp file $ROOT/.complete (suite, Slurm
+# version, packages and versions) and is then renamed into place.  A suite
+# whose stamp exists is skipped; when all of them exist the script makes no
+# network access at all.  To refresh a generation, delete its directory (or
+# the whole cache).
+
+set -euo pipefail
+
+# ---------------------------------------------------------------------------
+# Configuration
+
+# Debian suites, in the order they are fetched.
+SUITES=(bullseye bookworm trixie sid)
+# suite -> expected upstream series (only used to warn when a suite moved on)
+declare -A EXPECTED_SERIES=([bullseye]=20.11 [bookworm]=22.05 [trixie]=24.11 [sid]=26.05)
+# Suites that also get <suite>-security.
+declare -A WITH_SECURITY=([bullseye]=1 [bookworm]=1)
+# Suites whose root is a complete sysroot: it gets its own C library and its
+# closure must resolve entirely inside the root (the host's older libs are
+# never used for them).
+declare -A SYSROOT=([trixie]=1 [sid]=1)
+
+REQUIRED_PKGS=(slurm-wlm-basic-plugins)
+OPTIONAL_PKGS=(slurm-wlm-jwt-plugin) # not built for bullseye (auth_jwt is in basic-plugins there)
+# libgcc-s1 is not in any DT_NEEDED but glibc dlopen()s libgcc_s.so.1 for
+# pthread_cancel/pthread_exit unwinding; libc6 Depends on it.
+SYSROOT_PKGS=(libc6 libgcc-s1)
+
+ARCH=amd64
+TRIPLET=x86_64-linux-gnu
+# bullseye/bookworm roots use the host's loader and C library, so a soname may
+# resolve to a host library if it is in one of these dirs AND belongs to one
+# of the host packages in HOST_BASELINE_PKGS.  Libraries that merely happen to
+# be installed on this host (libmunge2, libjansson4, libssl3, ...) are fetched
+# into the root anyway, so a root neither depends on nor silently changes with
+# what else is installed here.
+HOST_LIBDIRS=("/lib/$TRIPLET" "/usr/lib/$TRIPLET")
+HOST_BASELINE_PKGS=(libc6)
+# Bump when the layout or the content rules of the roots change: roots with
+# another stamp format are rebuilt.
+STAMP_FORMAT=1
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+
+# ---------------------------------------------------------------------------
+# Helpers
+
+log() { printf '%s\n' "$*" >&2; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; }
+die() {
+	printf 'fetch-slurm: ERROR: %s\n' "$*" >&2
+	exit 1
+}
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(dirname "$SCRIPT_DIR")
+
+if [[ $# -gt 1 ]]; then
+	die "usage: $0 [CACHE_DIR]"
+fi
+if [[ $# -eq 1 ]]; then
+	[[ -n $1 ]] || die "empty CACHE_DIR"
+	CACHE=$(realpath -m -- "$1")
+else
+	CACHE=$REPO_ROOT/.cache/slurm
+fi
+cd "$REPO_ROOT"
+CACHE=${CACHE%/}
+# How paths are shown: relative to the repository root when inside it.
+DISPLAY_CACHE=$CACHE
+[[ $CACHE == "$REPO_ROOT"/* ]] && DISPLAY_CACHE=${CACHE#"$REPO_ROOT"/}
+
+mkdir -p "$CACHE"
+# The cache must never be committed, whatever the repository's .gitignore says.
+[[ -f $CACHE/.gitignore ]] || printf '*\n' >"$CACHE/.gitignore"
+
+# One run at a time per cache directory.
+exec 9>"$CACHE/.lock"
+if ! flock -n 9; then
+	log "fetch-slurm: waiting for another run to release $DISPLAY_CACHE/.lock"
+	flock 9
+fi
+
+# Leftovers of an interrupted run (never complete roots: see build_suite).
+rm -rf -- "$CACHE"/.tmp-*
+
+TMPDIRS=()
+cleanup() {
+	local d
+	for d in "${TMPDIRS[@]}"; do
+		[[ -n $d && -e $d ]] && rm -rf -- "$d"
+	done
+	return 0
+}
+trap cleanup EXIT
+
+# ready_version SUITE: print the Slurm version of the completed root for
+# SUITE, if any.
+ready_version() {
+	local stamp
+	for stamp in "$CACHE"/*/.complete; do
+		[[ -f $stamp ]] || continue
+		if grep -qx "suite $1" "$stamp" && grep -qx "format $STAMP_FORMAT" "$stamp"; then
+			basename "$(dirname "$stamp")"
+			return 0
+		fi
+	done
+	return 1
+}
+
+print_ready() { # suite version
+	printf 'slurm: %s ready at %s/%s (%s)\n' "$2" "$DISPLAY_CACHE" "$2" "$1"
+}
+
+# Fast path: everything is there already -> no apt, no network.
+all_ready=1
+for suite in "${SUITES[@]}"; do
+	ready_version "$suite" >/dev/null || all_ready=0
+done
+if [[ $all_ready == 1 ]]; then
+	for suite in "${SUITES[@]}"; do
+		print_ready "$suite" "$(ready_version "$suite")"
+	done
+	exit 0
+fi
+
+# ---------------------------------------------------------------------------
+# Preconditions for fetching
+
+[[ $(dpkg --print-architecture) == "$ARCH" ]] ||
+	die "only $ARCH hosts are supported (this is $(dpkg --print-architecture))"
+for tool in apt-get apt-cache dpkg dpkg-deb readelf sha256sum flock realpath; do
+	command -v "$tool" >/dev/null || die "required tool '$tool' not found"
+done
+[[ -r $KEYRING ]] || die "$KEYRING not found (package debian-archive-keyring)"
+
+# ---------------------------------------------------------------------------
+# Archive URIs from the host's apt configuration
+
+# host_sources: print "URI<TAB>SUITE<TAB>COMPONENTS<TAB>SIGNED-BY" for every
+# enabled "deb" entry of the host's sources (one-line and deb822 formats).
+host_sources() {
+	local f
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[[ -f $f ]] || continue
+		awk '
+		{ sub(/#.*/, "") }
+		$1 != "deb" { next }
+		{
+			i = 2; opts = ""
+			if ($i ~ /^\[/) {
+				while (i <= NF) { opts = opts " " $i; if ($i ~ /\]$/) { i++; break }; i++ }
+			}
+			uri = $i; suite = $(i + 1); comps = ""
+			for (j = i + 2; j <= NF; j++) comps = comps " " $j
+			sb = ""
+			if (match(opts, /signed-by=[^] ]*/)) sb = substr(opts, RSTART + 10, RLENGTH - 10)
+			if (uri != "" && suite != "") printf "%s\t%s\t%s\t%s\n", uri, suite, comps, sb
+		}' "$f"
+	done
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[[ -f $f ]] || continue
+		awk '
+		function flush(   n, m, a, b, i, j, c) {
+			if (types ~ /(^| )deb( |$)/ && tolower(enabled) != "no") {
+				n = split(uris, a, " "); m = split(suites, b, " ")
+				for (i = 1; i <= n; i++) for (j = 1; j <= m; j++)
+					printf "%s\t%s\t%s\t%s\n", a[i], b[j], comps, sb
+			}
+			types = uris = suites = comps = sb = enabled = ""; last = ""
+		}
+		/^#/ { next }
+		/^[ \t]*$/ { flush(); next }
+		/^[ \t]/ { if (last == "signed-by") sb = sb " (inline)"; next }  # continuation line
+		{
+			key = tolower($0); sub(/:.*/, "", key)
+			val = $0; sub(/^[^:]*:[ \t]*/, "", val); gsub(/[ \t]+/, " ", val)
+			last = key
+			if (key == "types") types = val
+			else if (key == "uris") uris = val
+			else if (key == "suites") suites = val
+			else if (key == "components") comps = " " val
+			else if (key == "signed-by") sb = val
+			else if (key == "enabled") enabled = val
+		}
+		END { flush() }' "$f"
+	done
+}
+
+# pick_uri SUITE PATH-SUFFIX: the URI of the best host entry serving SUITE
+# with component main.  Entries trusted through the Debian archive keyring (or
+# the default trust store) are preferred over third-party repositories that
+# happen to use the same suite name, then URIs whose path ends in PATH-SUFFIX.
+pick_uri() {
+	host_sources | awk -F '\t' -v want="$1" -v suf="$2" '
+		$2 == want && ($3 " ") ~ / main / {
+			score = 0
+			if ($4 == "" || $4 ~ /debian-archive-keyring/) score += 2
+			u = $1; sub(/\/+$/, "", u)
+			if (substr(u, length(u) - length(suf) + 1) == suf) score += 1
+			if (score > best) { best = score; pick = u }
+		}
+		BEGIN { best = -1 }
+		END { if (pick != "") print pick }'
+}
+
+# shellcheck source=/dev/null
+HOST_CODENAME=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
+HOST_CODENAME=${HOST_CODENAME:-bookworm}
+MAIN_URI=$(pick_uri "$HOST_CODENAME" /debian)
+SECURITY_URI=$(pick_uri "$HOST_CODENAME-security" /debian-security)
+[[ -n $MAIN_URI ]] ||
+	die "no apt source for '$HOST_CODENAME main' found in /etc/apt/sources.list{,.d/*.list,.d/*.sources}"
+if [[ -z $SECURITY_URI ]]; then
+	warn "no apt source for '$HOST_CODENAME-security' found; fetching bullseye/bookworm without their security updates"
+fi
+
+# ---------------------------------------------------------------------------
+# Private apt configuration
+
+APTDIR=$CACHE/.apt
+mkdir -p "$APTDIR/conf/parts" "$APTDIR/conf/empty.d"
+# Keep the host's apt.conf.d (proxies, transports, index compression, ...) by
+# linking to it, but read it through our own main file, which comes last and
+# clears the hooks that would otherwise run on our private `apt-get update`.
+find "$APTDIR/conf/parts" -mindepth 1 -delete
+for f in /etc/apt/apt.conf.d/*; do
+	[[ -f $f ]] && ln -s "$f" "$APTDIR/conf/parts/"
+done
+[[ -f /etc/apt/apt.conf ]] && ln -s /etc/apt/apt.conf "$APTDIR/conf/parts/zzzz-host-apt.conf"
+cat >"$APTDIR/conf/main.conf" <<'EOF'
+// Generated by hack/fetch-slurm.sh: no hooks, no pinning for private fetches.
+#clear APT::Update::Pre-Invoke;
+#clear APT::Update::Post-Invoke;
+#clear APT::Update::Post-Invoke-Success;
+#clear DPkg::Pre-Invoke;
+#clear DPkg::Post-Invoke;
+#clear DPkg::Pre-Install-Pkgs;
+#clear APT::Default-Release;
+EOF
+cat >"$APTDIR/conf/apt.conf" <<EOF
+Dir::Etc::parts "$APTDIR/conf/parts";
+Dir::Etc::main "$APTDIR/conf/main.conf";
+EOF
+export APT_CONFIG=$APTDIR/conf/apt.conf
+
+# apt_opts SUITE: fill the global array APT_OPTS for SUITE's private state.
+apt_opts() {
+	local d=$APTDIR/$1
+	APT_OPTS=(
+		-o "Dir::Etc::SourceList=$d/sources.list"
+		-o "Dir::Etc::SourceParts=$APTDIR/conf/empty.d"
+		-o "Dir::Etc::Preferences=/dev/null"
+		-o "Dir::Etc::PreferencesParts=$APTDIR/conf/empty.d"
+		-o "Dir::State::Lists=$d/lists"
+		-o "Dir::State::status=/dev/null"
+		-o "Dir::Cache=$d/cache"
+		# a binary cache, so each apt-cache/apt-get call does not re-parse
+		# the Packages files (some host configs, e.g. Docker images, disable it)
+		-o "Dir::Cache::pkgcache=pkgcache.bin"
+		-o "Dir::Cache::srcpkgcache=srcpkgcache.bin"
+		-o "APT::Architecture=$ARCH"
+		-o "APT::Architectures=$ARCH"
+		# we download into a directory that _apt may not be able to write
+		-o "APT::Sandbox::User=root"
+	)
+}
+
+# apt_setup SUITE: write SUITE's sources and run apt-get update.
+apt_setup() {
+	local suite=$1 d=$APTDIR/$1
+	mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
+	{
+		printf 'deb [arch=%s target=Packages signed-by=%s] %s %s main\n' \
+			"$ARCH" "$KEYRING" "$MAIN_URI" "$suite"
+		if [[ -n ${WITH_SECURITY[$suite]:-} && -n $SECURITY_URI ]]; then
+			printf 'deb [arch=%s target=Packages signed-by=%s] %s %s-security main\n' \
+				"$ARCH" "$KEYRING" "$SECURITY_URI" "$suite"
+		fi
+	} >"$d/sources.list"
+	apt_opts "$suite"
+	log "fetch-slurm: $suite: apt-get update"
+	apt-get -q "${APT_OPTS[@]}" update --error-on=any >"$d/update.log" 2>&1 || {
+		cat "$d/update.log" >&2
+		die "$suite: apt-get update failed (sources: $d/sources.list)"
+	}
+}
+
+# ---------------------------------------------------------------------------
+# Fetching and extracting packages
+
+declare -A DEB=()   # package -> path of its .deb   (current suite)
+declare -A OWNER=() # file basename -> package      (current suite)
+FETCH_ORDER=()
+
+# pkg_available SUITE PKG: does the suite have a candidate for PKG?
+pkg_available() {
+	apt_opts "$1"
+	apt-cache "${APT_OPTS[@]}" show --no-all-versions "$2" 2>/dev/null | grep -q '^Package:'
+}
+
+# fetch SUITE PKG ROOT: download PKG (unless already in .debs) and extract it
+# into ROOT.
+fetch() {
+	local suite=$1 pkg=$2 root=$3 rec ver arch sha file debdir=$CACHE/.debs/$1
+	[[ -n ${DEB[$pkg]:-} ]] && return 0
+	apt_opts "$suite"
+	rec=$(apt-cache "${APT_OPTS[@]}" show --no-all-versions "$pkg" 2>/dev/null) ||
+		die "$suite: package $pkg not found"
+	ver=$(sed -n 's/^Version: //p' <<<"$rec")
+	arch=$(sed -n 's/^Architecture: //p' <<<"$rec")
+	sha=$(sed -n 's/^SHA256: //p' <<<"$rec")
+	[[ -n $ver && -n $arch && -n $sha ]] || die "$suite: incomplete apt record for $pkg"
+	file=$debdir/${pkg}_${ver//:/%3a}_${arch}.deb
+	mkdir -p "$debdir"
+	if [[ -f $file ]] && ! sha256sum --status -c <<<"$sha  $file"; then
+		rm -f -- "$file"
+	fi
+	if [[ ! -f $file ]]; then
+		log "fetch-slurm: $suite: download $pkg $ver"
+		(cd "$debdir" && apt-get -q "${APT_OPTS[@]}" download "$pkg=$ver" >/dev/null) ||
+			die "$suite: apt-get download $pkg=$ver failed"
+		[[ -f $file ]] || die "$suite: apt-get download did not produce $file"
+		sha256sum --status -c <<<"$sha  $file" || die "$suite: checksum mismatch for $file"
+	fi
+	dpkg -x "$file" "$root"
+	local f
+	while read -r f; do
+		OWNER[${f##*/}]=$pkg
+	done < <(dpkg-deb --fsys-tarfile "$file" | tar -t | grep -v '/$')
+	DEB[$pkg]=$file
+	FETCH_ORDER+=("$pkg")
+	sanitize_symlinks "$root"
+}
+
+# sanitize_symlinks ROOT: make absolute symlinks relative to ROOT, so that
+# nothing inside the root points into the host.
+sanitize_symlinks() {
+	local root=$1 l t
+	while IFS= read -r -d '' l; do
+		t=$(readlink -- "$l")
+		ln -sfn -- "$(realpath -m --relative-to="$(dirname "$l")" "$root$t")" "$l"
+	done < <(find "$root" -type l -lname '/*' -print0)
+}
+
+# merge_usr ROOT: move /lib, /lib64 (and /bin, /sbin) under /usr and replace
+# them by symlinks, like a merged-/usr system, so every library ends up in
+# ROOT/usr/lib/$TRIPLET.
+merge_usr() {
+	local root=$1 d
+	for d in lib lib64 bin sbin; do
+		if [[ -d $root/$d && ! -L $root/$d ]]; then
+			mkdir -p "$root/usr/$d"
+			cp -a --no-clobber "$root/$d/." "$root/usr/$d/"
+			rm -rf -- "${root:?}/$d"
+		fi
+		if [[ -d $root/usr/$d && ! -e $root/$d ]]; then
+			ln -s "usr/$d" "$root/$d"
+		fi
+	done
+}
+
+# ---------------------------------------------------------------------------
+# DT_NEEDED closure
+
+needed() { readelf -d -- "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'; }
+
+# closure_roots ROOT: the objects whose closure must resolve.
+closure_roots() {
+	local dir=$1/usr/lib/$TRIPLET/slurm-wlm f
+	for f in "$dir"/auth_*.so "$dir"/cred_*.so "$dir"/libslurmfull.so; do
+		[[ -e $f ]] && printf '%s\n' "$f"
+	done
+	return 0
+}
+
+# closure_missing ROOT HOST STRICT: print "SONAME<TAB>NEEDER" for each
+# unresolved soname in the closure.  HOST=1 lets sonames resolve in the host's
+# library dirs (whose own dependencies are then the host's business).
+# STRICT=1 searches only ROOT/usr/lib/$TRIPLET (the dir consumers put in their
+# library path); otherwise also the not-yet-merged lib dirs.
+closure_missing() {
+	local root=$1 host=$2 strict=$3 f n d found
+	local -a dirs queue
+	local -A seen=()
+	if [[ $strict == 1 ]]; then
+		dirs=("$root/usr/lib/$TRIPLET")
+	else
+		dirs=("$root/usr/lib/$TRIPLET" "$root/lib/$TRIPLET" "$root/usr/lib64" "$root/lib64")
+	fi
+	mapfile -t queue < <(closure_roots "$root")
+	while [[ ${#queue[@]} -gt 0 ]]; do
+		f=${queue[0]}
+		queue=("${queue[@]:1}")
+		for n in $(needed "$f"); do
+			[[ -n ${seen[$n]:-} ]] && continue
+			seen[$n]=1
+			found=
+			for d in "${dirs[@]}"; do
+				if [[ -e $d/$n ]]; then
+					found=$d/$n
+					break
+				fi
+			done
+			if [[ -n $found ]]; then
+				queue+=("$found")
+				continue
+			fi
+			if [[ $host == 1 ]] && host_baseline_lib "$n"; then
+				continue
+			fi
+			printf '%s\t%s\n' "$n" "$f"
+		done
+	done
+}
+
+# host_baseline_lib SONAME: succeed if SONAME is in a host library dir and
+# belongs to one of the host packages in HOST_BASELINE_PKGS.
+declare -A HOST_BASELINE=()
+host_baseline_lib() {
+	local n=$1 d p pkg=
+	if [[ -z ${HOST_BASELINE[$n]:-} ]]; then
+		HOST_BASELINE[$n]=no
+		for d in "${HOST_LIBDIRS[@]}"; do
+			[[ -e $d/$n ]] || continue
+			# dpkg knows the path as shipped: /lib/... or /usr/lib/...
+			for p in "/lib/$TRIPLET/$n" "/usr/lib/$TRIPLET/$n"; do
+				pkg=$(dpkg-query -S "$p" 2>/dev/null | sed -n 's/^\([^:, ]*\).*: \/.*/\1/p' | head -n1) || true
+				[[ -n $pkg ]] && break
+			done
+			if [[ -n $pkg && " ${HOST_BASELINE_PKGS[*]} " == *" $pkg "* ]]; then
+				HOST_BASELINE[$n]=yes
+			fi
+			break
+		done
+	fi
+	[[ ${HOST_BASELINE[$n]} == yes ]]
+}
+
+# soname_regex SONAME: extended regex matching the Debian package names that
+# conventionally ship SONAME (libfoo.so.3 -> libfoo3, libfoo3t64; libfoo2.so.0
+# -> libfoo2-0; ...).
+soname_regex() {
+	local s=$1 base ver
+	case $s in
+	libc.so.* | libm.so.* | libdl.so.* | libpthread.so.* | librt.so.* | libresolv.so.* | \
+		libutil.so.* | libanl.so.* | libmvec.so.* | ld-linux*.so.*)
+		printf '^libc6$\n'
+		return
+		;;
+	libz.so.1) printf '^zlib1g$\n' && return ;;
+	esac
+	if [[ $s != *.so.* ]]; then
+		printf '^$\n'
+		return
+	fi
+	base=${s%%.so.*} ver=${s#*.so.}
+	base=${base,,} base=${base//_/-}
+	[[ $base == libcrypto ]] && base=libssl
+	base=${base//./\\.} base=${base//+/\\+}
+	ver=${ver//./\\.} ver=${ver//+/\\+}
+	printf '^%s-?%s(t64|g|c2|v5)?$\n' "$base" "$ver"
+}
+
+# deb_depends DEB: names of all packages in its Pre-Depends/Depends (all
+# alternatives), one per line.
+deb_depends() {
+	dpkg-deb -f "$1" Pre-Depends Depends |
+		sed 's/^[A-Za-z-]*:[[:space:]]*//' | tr ',|' '\n' |
+		sed 's/([^)]*)//g; s/\[[^]]*\]//g; s/<[^>]*>//g; s/:[a-z0-9-]*$//; s/[[:space:]]//g' |
+		grep -v '^$' | sort -u
+}
+
+# ---------------------------------------------------------------------------
+# Building one generation
+
+slurm_version() { # Debian version -> upstream Slurm version
+	local v=$1
+	v=${v#*:}      # epoch
+	v=${v%-*}      # Debian revision
+	v=${v##*+really} # "20.11.7+really20.11.4" -> "20.11.4"
+	printf '%s\n' "$v"
+}
+
+build_suite() {
+	local suite=$1 host=1 tmp version debver series pkg missing soname needer owner cand
+	[[ -n ${SYSROOT[$suite]:-} ]] && host=0
+	DEB=() OWNER=() FETCH_ORDER=()
+
+	apt_setup "$suite"
+
+	tmp=$(mktemp -d "$CACHE/.tmp-$suite.XXXXXX")
+	TMPDIRS+=("$tmp")
+	chmod 755 "$tmp"
+
+	for pkg in "${REQUIRED_PKGS[@]}"; do
+		fetch "$suite" "$pkg" "$tmp"
+	done
+	for pkg in "${OPTIONAL_PKGS[@]}"; do
+		if pkg_available "$suite" "$pkg"; then
+			fetch "$suite" "$pkg" "$tmp"
+		else
+			log "fetch-slurm: $suite: no package $pkg in this suite (skipped)"
+		fi
+	done
+	if [[ $host == 0 ]]; then
+		for pkg in "${SYSROOT_PKGS[@]}"; do
+			fetch "$suite" "$pkg" "$tmp"
+		done
+	fi
+
+	debver=$(dpkg-deb -f "${DEB[slurm-wlm-basic-plugins]}" Version)
+	version=$(slurm_version "$debver")
+	[[ $version =~ ^[0-9][0-9A-Za-z.~+]*$ ]] || die "$suite: cannot derive a Slurm version from '$debver'"
+	series=$(cut -d. -f1-2 <<<"$version")
+	log "fetch-slurm: $suite: slurm-wlm-basic-plugins $debver -> $version"
+	if [[ $series != "${EXPECTED_SERIES[$suite]}" ]]; then
+		warn "$suite now serves Slurm $version, expected the ${EXPECTED_SERIES[$suite]} series"
+	fi
+	if [[ -z $(closure_roots "$tmp") || ! -e $tmp/usr/lib/$TRIPLET/slurm-wlm/libslurmfull.so ]]; then
+		die "$suite: slurm-wlm-basic-plugins $debver has no libslurmfull.so / plugins in usr/lib/$TRIPLET/slurm-wlm"
+	fi
+
+	# Pull in libraries until the closure resolves.
+	for _ in $(seq 1 20); do
+		missing=$(closure_missing "$tmp" "$host" 0)
+		[[ -z $missing ]] && break
+		while IFS=$'\t' read -r soname needer; do
+			owner=${OWNER[${needer##*/}]:-}
+			[[ -n $owner ]] || die "$suite: $soname needed by $needer, which no fetched package owns"
+			cand=$(deb_depends "${DEB[$owner]}" | grep -E "$(soname_regex "$soname")" | head -n1 || true)
+			if [[ -z $cand || -n ${DEB[$cand]:-} ]]; then
+				die "$suite: unresolved library $soname (needed by ${needer#"$tmp"/}, from package $owner);" \
+					"no dependency of $owner looks like it ships it (depends: $(deb_depends "${DEB[$owner]}" | tr '\n' ' '))"
+			fi
+			log "fetch-slurm: $suite: $soname (needed by ${needer##*/}) -> $cand"
+			fetch "$suite" "$cand" "$tmp"
+		done <<<"$missing"
+	done
+
+	merge_usr "$tmp"
+	sanitize_symlinks "$tmp"
+	verify_root "$suite" "$tmp" "$host"
+
+	if [[ -e $CACHE/$version ]]; then
+		if [[ -f $CACHE/$version/.complete ]] && ! grep -qx "suite $suite" "$CACHE/$version/.complete"; then
+			die "$suite serves Slurm $version, which $CACHE/$version already holds for $(sed -n 's/^suite //p' "$CACHE/$version/.complete")"
+		fi
+		rm -rf -- "${CACHE:?}/$version"
+	fi
+	{
+		printf '# Slurm plugin root written by hack/fetch-slurm.sh; lines: key value...\n'
+		printf 'format %s\n' "$STAMP_FORMAT"
+		printf 'suite %s\n' "$suite"
+		printf 'slurm %s\n' "$version"
+		if [[ $host == 0 ]]; then
+			printf 'sysroot yes\n'
+		else
+			printf 'sysroot no\n'
+		fi
+		for pkg in "${FETCH_ORDER[@]}"; do
+			printf 'package %s %s\n' "$pkg" "$(dpkg-deb -f "${DEB[$pkg]}" Version)"
+		done
+	} >"$tmp/.complete"
+	mv -T -- "$tmp" "$CACHE/$version"
+	# The package lists are only needed to fetch; they are the bulk of .apt.
+	rm -rf -- "${APTDIR:?}/$suite/lists" "${APTDIR:?}/$suite/cache"
+	print_ready "$suite" "$version"
+}
+
+# verify_root SUITE ROOT HOST: strict closure check, then ask the dynamic
+# loader that will be used (the root's own for sysroots, the host's otherwise)
+# to load every plugin's dependencies.
+verify_root() {
+	local suite=$1 root=$2 host=$3 missing f out bad libdir=$2/usr/lib/$TRIPLET ldso
+	missing=$(closure_missing "$root" "$host" 1)
+	if [[ -n $missing ]]; then
+		die "$suite: unresolved libraries in the closure of the plugins:" \
+			"$(while IFS=$'\t' read -r s n; do printf '\n  %s (needed by %s)' "$s" "${n#"$root"/}"; done <<<"$missing")"
+	fi
+	while read -r f; do
+		if [[ $host == 0 ]]; then
+			ldso=$root/usr/lib64/ld-linux-x86-64.so.2
+			[[ -x $ldso ]] || die "$suite: no dynamic loader at ${ldso#"$root"/}"
+			out=$("$ldso" --library-path "$libdir" --list "$f" 2>&1) ||
+				die "$suite: ${f#"$root"/} does not load with the root's loader:"$'\n'"$out"
+			# every resolved path must be inside the root
+			bad=$(awk -v r="$root/" '/=>/ && $3 != "" && index($3, r) != 1 { print "  " $0 }' <<<"$out")
+			[[ -z $bad ]] || die "$suite: ${f#"$root"/} resolves libraries outside the root:"$'\n'"$bad"
+		else
+			out=$(LD_LIBRARY_PATH=$libdir ldd "$f" 2>&1) ||
+				die "$suite: ldd ${f#"$root"/} failed:"$'\n'"$out"
+		fi
+		if grep -qE 'not found|No such file' <<<"$out"; then
+			die "$suite: ${f#"$root"/} does not load:"$'\n'"$out"
+		fi
+	done < <(closure_roots "$root")
+}
+
+# ---------------------------------------------------------------------------
+
+log "fetch-slurm: archive $MAIN_URI${SECURITY_URI:+, security $SECURITY_URI}"
+for suite in "${SUITES[@]}"; do
+	if version=$(ready_version "$suite"); then
+		print_ready "$suite" "$version"
+	else
+		build_suite "$suite"
+	fi
+done

@@ -1,0 +1,220 @@
+package loader
+
+import (
+	"fmt"
+
+	"github.com/plugincheck/plugincheck/loader/profile"
+)
+
+// Auth calls an auth plugin through its generation's signatures, so specs
+// say Create or IDs whatever the generation names them.
+type Auth struct {
+	W       *Worker
+	Profile *profile.Profile
+	// Series holds the release facts (protocol versions) of the plugin.
+	Series *profile.Series
+}
+
+// Auth returns the auth facade of a worker whose plugin is an auth plugin.
+func (w *Worker) Auth() (*Auth, error) {
+	if p := w.sb.Target.Profile; p.Kind == profile.Auth {
+		return &Auth{W: w, Profile: p, Series: w.sb.Target.Series}, nil
+	}
+	return nil, fmt.Errorf("%s is not an auth plugin", w.sb.Target.Plugin.Path)
+}
+
+// ErrNotInGeneration reports an operation the plugin's generation lacks.
+type ErrNotInGeneration struct {
+	Op         profile.Op
+	Generation string
+}
+
+func (e *ErrNotInGeneration) Error() string {
+	return fmt.Sprintf("generation %s has no %s", e.Generation, e.Op)
+}
+
+func call(w *Worker, p *profile.Profile, op profile.Op, args ...Arg) (Result, error) {
+	f := p.Func(op)
+	if f == nil {
+		return Result{Func: string(op)}, &ErrNotInGeneration{Op: op, Generation: p.Name}
+	}
+	return w.Call(f.Symbol, args...)
+}
+
+// Init calls init() where the plugin exports it.
+func (a *Auth) Init() (Result, error) { return lifecycleCall(a.W, a.Profile, profile.OpInit) }
+
+// Fini calls fini() where the plugin exports it.
+func (a *Auth) Fini() (Result, error) { return lifecycleCall(a.W, a.Profile, profile.OpFini) }
+
+func lifecycleCall(w *Worker, p *profile.Profile, op profile.Op) (Result, error) {
+	f := p.Func(op)
+	if !w.Has(f.Symbol) {
+		return Result{Func: f.Symbol}, fmt.Errorf("%w: %s", ErrNoSymbol, f.Symbol)
+	}
+	return w.Call(f.Symbol)
+}
+
+// Create makes a credential. Generations with a one-argument create ignore
+// rUID and data.
+func (a *Auth) Create(authInfo string, rUID uint32, data []byte) (uintptr, Result, error) {
+	info := CString(authInfo)
+	var r Result
+	var err error
+	if f := a.Profile.Func(profile.OpCreate); f != nil && len(f.Params) == 1 {
+		r, err = call(a.W, a.Profile, profile.OpCreate, info)
+	} else {
+		d := Null
+		if data != nil {
+			d = Bytes(data)
+		}
+		r, err = call(a.W, a.Profile, profile.OpCreate, info, Int(int64(rUID)), d, Int(int64(len(data))))
+	}
+	return r.Ptr(), r, err
+}
+
+// Destroy frees a credential. For generations where destroy is void the
+// returned code is always 0.
+func (a *Auth) Destroy(cred uintptr) (int32, Result, error) {
+	r, err := call(a.W, a.Profile, profile.OpDestroy, Ptr(cred))
+	if a.Profile.Func(profile.OpDestroy).Ret == profile.Void {
+		return 0, r, err
+	}
+	return r.Int(), r, err
+}
+
+// Verify checks a credential.
+func (a *Auth) Verify(cred uintptr, authInfo string) (int32, Result, error) {
+	r, err := call(a.W, a.Profile, profile.OpVerify, Ptr(cred), CString(authInfo))
+	return r.Int(), r, err
+}
+
+// IDs returns the credential's uid and gid through get_uid/get_gid or
+// get_ids. The Result is the last call's (errno from get_gid in the older
+// form, where get_uid's errno is in uidErrno).
+func (a *Auth) IDs(cred uintptr) (uid, gid uint32, uidErrno int32, r Result, err error) {
+	if a.Profile.Has(profile.OpGetIDs) {
+		r, err = call(a.W, a.Profile, profile.OpGetIDs, Ptr(cred), Out(4), Out(4))
+		if err != nil {
+			return 0, 0, 0, r, err
+		}
+		return uint32(r.Out(0)), uint32(r.Out(1)), r.Errno, r, nil
+	}
+	ru, err := call(a.W, a.Profile, profile.OpGetUID, Ptr(cred))
+	if err != nil {
+		return 0, 0, 0, ru, err
+	}
+	r, err = call(a.W, a.Profile, profile.OpGetGID, Ptr(cred))
+	return ru.Uint32(), r.Uint32(), ru.Errno, r, err
+}
+
+// Host returns get_host's string (freed with xfree, as Slurm does); ok is
+// false when it returned NULL.
+func (a *Auth) Host(cred uintptr) (host string, ok bool, r Result, err error) {
+	if r, err = call(a.W, a.Profile, profile.OpGetHost, Ptr(cred)); err != nil || r.Ptr() == 0 {
+		return "", false, r, err
+	}
+	host, _, err = a.W.CStringAt(r.Ptr(), 4096)
+	if err == nil {
+		err = a.W.Free(r.Ptr(), true)
+	}
+	return host, true, r, err
+}
+
+// Data returns get_data's bytes (freed with xfree).
+func (a *Auth) Data(cred uintptr) (data []byte, rc int32, r Result, err error) {
+	if r, err = call(a.W, a.Profile, profile.OpGetData, Ptr(cred), Out(8), Out(4)); err != nil {
+		return nil, 0, r, err
+	}
+	p, n := uintptr(r.Out(0)), int(r.Out(1))
+	if p != 0 {
+		if data, _, err = a.W.Read(p, n); err == nil {
+			err = a.W.Free(p, true)
+		}
+	}
+	return data, r.Int(), r, err
+}
+
+// Time returns get_time's value (26.05+).
+func (a *Auth) Time(cred uintptr) (int64, Result, error) {
+	r, err := call(a.W, a.Profile, profile.OpGetTime, Ptr(cred))
+	return int64(r.Ret), r, err
+}
+
+// Pack packs a credential into buf at protocol version pv.
+func (a *Auth) Pack(cred, buf uintptr, pv uint16) (int32, Result, error) {
+	if len(a.Profile.Func(profile.OpPack).Params) == 2 { // seed form
+		r, err := call(a.W, a.Profile, profile.OpPack, Ptr(cred), Ptr(buf))
+		return r.Int(), r, err
+	}
+	r, err := call(a.W, a.Profile, profile.OpPack, Ptr(cred), Ptr(buf), Int(int64(pv)))
+	return r.Int(), r, err
+}
+
+// Unpack reads a credential from buf at protocol version pv.
+func (a *Auth) Unpack(buf uintptr, pv uint16) (uintptr, Result, error) {
+	r, err := call(a.W, a.Profile, profile.OpUnpack, Ptr(buf), Int(int64(pv)))
+	return r.Ptr(), r, err
+}
+
+// ThreadConfig, ThreadClear and TokenGenerate exist from 20.02.
+func (a *Auth) ThreadConfig(token, user *string) (int32, Result, error) {
+	r, err := call(a.W, a.Profile, profile.OpThreadConfig, optString(token), optString(user))
+	return r.Int(), r, err
+}
+
+func (a *Auth) ThreadClear() (Result, error) {
+	return call(a.W, a.Profile, profile.OpThreadClear)
+}
+
+// TokenGenerate returns the token (freed with xfree); ok is false for NULL.
+func (a *Auth) TokenGenerate(user string, lifespan int) (token string, ok bool, r Result, err error) {
+	if r, err = call(a.W, a.Profile, profile.OpTokenGenerate, CString(user), Int(int64(lifespan))); err != nil || r.Ptr() == 0 {
+		return "", false, r, err
+	}
+	token, _, err = a.W.CStringAt(r.Ptr(), 1<<20)
+	if err == nil {
+		err = a.W.Free(r.Ptr(), true)
+	}
+	return token, true, r, err
+}
+
+func optString(s *string) Arg {
+	if s == nil {
+		return Null
+	}
+	return CString(*s)
+}
+
+// PackBytes is the common round: a fresh buffer, pack, the bytes packed.
+func (a *Auth) PackBytes(cred uintptr, pv uint16) ([]byte, int32, Result, error) {
+	buf, err := a.W.NewBuf(1024, nil)
+	if err != nil {
+		return nil, 0, Result{}, err
+	}
+	defer a.W.FreeBuf(buf)
+	rc, r, err := a.Pack(cred, buf, pv)
+	if err != nil {
+		return nil, rc, r, err
+	}
+	st, err := a.W.Buf(buf)
+	return st.Data, rc, r, err
+}
+
+// UnpackBytes unpacks a credential from exactly data, in a guarded buffer;
+// consumed is how many bytes unpack read.
+func (a *Auth) UnpackBytes(data []byte, pv uint16) (cred uintptr, consumed int, r Result, err error) {
+	buf, err := a.W.NewGuardedBuf(data)
+	if err != nil {
+		return 0, 0, Result{}, err
+	}
+	cred, r, err = a.Unpack(buf, pv)
+	if err != nil {
+		return cred, 0, r, err
+	}
+	st, err := a.W.Buf(buf)
+	if err == nil {
+		err = a.W.FreeBuf(buf)
+	}
+	return cred, int(st.Processed), r, err
+}

@@ -1,0 +1,136 @@
+package loader
+
+import (
+	"fmt"
+
+	"github.com/plugincheck/plugincheck/loader/profile"
+)
+
+// Cred calls a cred plugin through its generation's signatures.
+type Cred struct {
+	W       *Worker
+	Profile *profile.Profile
+}
+
+// Cred returns the cred facade of a worker whose plugin is a cred plugin.
+func (w *Worker) Cred() (*Cred, error) {
+	if p := w.sb.Target.Profile; p.Kind == profile.Cred {
+		return &Cred{W: w, Profile: p}, nil
+	}
+	return nil, fmt.Errorf("%s is not a cred plugin", w.sb.Target.Plugin.Path)
+}
+
+func (c *Cred) Init() (Result, error) { return lifecycleCall(c.W, c.Profile, profile.OpInit) }
+func (c *Cred) Fini() (Result, error) { return lifecycleCall(c.W, c.Profile, profile.OpFini) }
+
+// ReadPrivateKey and ReadPublicKey load a key; a nil path passes NULL.
+func (c *Cred) ReadPrivateKey(path *string) (uintptr, Result, error) {
+	r, err := call(c.W, c.Profile, profile.OpReadPrivateKey, optString(path))
+	return r.Ptr(), r, err
+}
+
+func (c *Cred) ReadPublicKey(path *string) (uintptr, Result, error) {
+	r, err := call(c.W, c.Profile, profile.OpReadPublicKey, optString(path))
+	return r.Ptr(), r, err
+}
+
+func (c *Cred) DestroyKey(key uintptr) (Result, error) {
+	return call(c.W, c.Profile, profile.OpDestroyKey, Ptr(key))
+}
+
+// Signature is what sign produced, still in the worker's memory.
+type Signature struct {
+	Ptr  uintptr
+	Size uint32
+}
+
+// Sign signs data; the signature stays in the worker until FreeSignature.
+func (c *Cred) Sign(key uintptr, data []byte) (Signature, int32, Result, error) {
+	r, err := call(c.W, c.Profile, profile.OpSign, Ptr(key), Bytes(data), Int(int64(len(data))), Out(8), Out(4))
+	if err != nil {
+		return Signature{}, 0, r, err
+	}
+	return Signature{Ptr: uintptr(r.Out(0)), Size: uint32(r.Out(1))}, r.Int(), r, nil
+}
+
+// SignatureBytes copies a signature out of the worker.
+func (c *Cred) SignatureBytes(sig Signature) ([]byte, error) {
+	b, ok, err := c.W.Read(sig.Ptr, int(sig.Size))
+	if err == nil && !ok {
+		err = fmt.Errorf("signature at %#x (%d bytes) is not readable", sig.Ptr, sig.Size)
+	}
+	return b, err
+}
+
+// ErrNotXmalloc reports a signature the caller cannot free with xfree.
+type ErrNotXmalloc struct {
+	Ptr   uintptr
+	Magic uint64
+}
+
+func (e *ErrNotXmalloc) Error() string {
+	return fmt.Sprintf("signature at %#x was not allocated with xmalloc (header word %#x, want %#x); Slurm frees it with xfree",
+		e.Ptr, e.Magic, profile.XmallocMagic)
+}
+
+// FreeSignature frees a signature with xfree, as the framework does, after
+// checking the xmalloc header: a block from malloc would otherwise crash the
+// worker with no explanation.
+func (c *Cred) FreeSignature(sig Signature) error {
+	if sig.Ptr == 0 {
+		return nil
+	}
+	magic, _, ok, err := c.W.XmallocHeader(sig.Ptr)
+	if err != nil {
+		return err
+	}
+	if !ok || magic != profile.XmallocMagic {
+		return &ErrNotXmalloc{Ptr: sig.Ptr, Magic: magic}
+	}
+	return c.W.Free(sig.Ptr, true)
+}
+
+// VerifySign checks sig over data. replayOK is passed where the generation
+// has the argument (22.05.11+); passing it to the five-argument form is
+// harmless on x86-64 but the facade does not.
+func (c *Cred) VerifySign(key uintptr, data, sig []byte, replayOK bool) (int32, Result, error) {
+	args := []Arg{Ptr(key), Bytes(data), Int(int64(len(data))), Bytes(sig), Int(int64(len(sig)))}
+	if f := c.Profile.Func(profile.OpVerifySign); f != nil && len(f.Params) == 6 {
+		args = append(args, Int(b2i(replayOK)))
+	}
+	r, err := call(c.W, c.Profile, profile.OpVerifySign, args...)
+	return r.Int(), r, err
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// StrError describes errnum; ok is false when str_error returned NULL. The
+// seed form takes no argument.
+func (c *Cred) StrError(errnum int32) (msg string, ok bool, r Result, err error) {
+	args := []Arg{Int(int64(errnum))}
+	if f := c.Profile.Func(profile.OpStrError); f != nil && len(f.Params) == 0 {
+		args = nil
+	}
+	if r, err = call(c.W, c.Profile, profile.OpStrError, args...); err != nil || r.Ptr() == 0 {
+		return "", false, r, err
+	}
+	msg, _, err = c.W.CStringAt(r.Ptr(), 4096)
+	return msg, true, r, err
+}
+
+// Unpack is the 23.11+ cred_p_unpack.
+func (c *Cred) Unpack(buf uintptr, pv uint16) (uintptr, Result, error) {
+	r, err := call(c.W, c.Profile, profile.OpCredUnpack, Ptr(buf), Int(int64(pv)))
+	return r.Ptr(), r, err
+}
+
+// SbcastUnpack is the 23.11+ sbcast_p_unpack.
+func (c *Cred) SbcastUnpack(buf uintptr, verify bool, pv uint16) (uintptr, Result, error) {
+	r, err := call(c.W, c.Profile, profile.OpSbcastUnpack, Ptr(buf), Int(b2i(verify)), Int(int64(pv)))
+	return r.Ptr(), r, err
+}

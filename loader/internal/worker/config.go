@@ -1,0 +1,42 @@
+// Package worker is the process that runs plugin code. The parent re-executes
+// its own binary with EnvConfig set; Serve then loads the host library and the
+// plugin and answers requests on dedicated descriptors until told to exit.
+//
+// Everything that can crash, hang or corrupt a process happens here, never in
+// the parent.
+package worker
+
+import (
+	"encoding/json"
+	"os"
+)
+
+// EnvConfig names the environment variable that carries a worker's Config.
+const EnvConfig = "PLUGINCHECK_WORKER"
+
+// Descriptors the parent passes as ExtraFiles.
+const (
+	RequestFD  = 3
+	ResponseFD = 4
+)
+
+// Config is what the parent tells a worker to load.
+type Config struct {
+	HostLib   string   `json:"host_lib"`
+	Plugin    string   `json:"plugin"`
+	SlurmConf string   `json:"slurm_conf,omitempty"`
+	Symbols   []string `json:"symbols"`
+	// AddressSpace bounds RLIMIT_AS in bytes (0: unlimited); CPUSeconds
+	// bounds RLIMIT_CPU (0: unlimited). Core dumps are always off.
+	AddressSpace uint64 `json:"address_space,omitempty"`
+	CPUSeconds   uint64 `json:"cpu_seconds,omitempty"`
+}
+
+// Requested reports whether this process was started as a worker.
+func Requested() bool { return os.Getenv(EnvConfig) != "" }
+
+func readConfig() (*Config, error) {
+	var c Config
+	err := json.Unmarshal([]byte(os.Getenv(EnvConfig)), &c)
+	return &c, err
+}

@@ -1,0 +1,572 @@
+package loader
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/plugincheck/plugincheck/loader/internal/wire"
+	"github.com/plugincheck/plugincheck/loader/internal/worker"
+	"github.com/plugincheck/plugincheck/loader/profile"
+)
+
+// ServeWorkerIfRequested turns this process into a worker when the parent
+// started it as one, and never returns in that case. Call it first thing in
+// main, and in TestMain of any test binary that starts workers.
+func ServeWorkerIfRequested() {
+	if worker.Requested() {
+		worker.Serve()
+	}
+}
+
+// Worker is one process that has loaded the host library and the plugin
+// and runs plugin calls for the parent. A Worker is not safe for concurrent
+// use.
+type Worker struct {
+	sb   *Sandbox
+	cmd  *exec.Cmd
+	req  *os.File
+	resp *bufio.Reader
+	// Pid is the worker's process id.
+	Pid int
+
+	syms    map[string]int // symbol → index in the worker's table
+	addrs   []uint64       // address of each symbol, 0 when absent
+	stdout  *tail
+	stderr  *tail
+	exited  chan struct{}
+	state   *os.ProcessState
+	dead    error // sticky: the failure that ended the worker
+	calls   []string
+	timeout time.Duration
+	enc     wire.Encoder
+	buf     []byte
+}
+
+// Start launches a worker: host library and plugin loaded, init not yet
+// called.
+func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
+	syms := symbolsOf(s.Target.Profile)
+	cfg, err := json.Marshal(worker.Config{
+		HostLib: s.hostLib, Plugin: s.plugin, SlurmConf: s.Conf, Symbols: syms,
+		AddressSpace: s.opts.AddressSpace, CPUSeconds: 600,
+	})
+	if err != nil {
+		return nil, err
+	}
+	reqR, reqW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	respR, respW, err := os.Pipe()
+	if err != nil {
+		reqR.Close()
+		reqW.Close()
+		return nil, err
+	}
+	outR, outW, _ := os.Pipe()
+	errR, errW, _ := os.Pipe()
+
+	env := []string{
+		worker.EnvConfig + "=" + string(cfg),
+		"GOTRACEBACK=crash", // die by the plugin's signal, not exit status 2
+		"SLURM_CONF=" + s.Conf,
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+		"LANG=C",
+	}
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "SLURM_") && !strings.HasPrefix(kv, "SLURM_CONF=") {
+			env = append(env, kv)
+		}
+	}
+	cmd := &exec.Cmd{Path: s.binary, Args: []string{"plugincheck-worker"}, Env: env}
+	libPath := strings.Join(s.libraryPath, ":")
+	if s.loader != "" {
+		// A newer C library: start the binary through the sysroot's loader
+		// (design.md "Hosts").
+		cmd.Path = s.loader
+		cmd.Args = []string{s.loader, "--library-path", libPath, "--preload", s.hostLib, "--argv0", "plugincheck-worker", s.binary}
+	} else {
+		// libslurmfull first in the global scope, ahead of libc: its error()
+		// must win over glibc's (design.md trap 1).
+		cmd.Env = append(cmd.Env, "LD_PRELOAD="+s.hostLib, "LD_LIBRARY_PATH="+libPath)
+	}
+	cmd.ExtraFiles = []*os.File{reqR, respW}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if s.UID != os.Geteuid() {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(s.UID), Gid: uint32(s.GID), Groups: []uint32{}}
+	}
+	w := &Worker{
+		sb: s, cmd: cmd, req: reqW, resp: bufio.NewReaderSize(respR, 64<<10),
+		syms: map[string]int{}, stdout: newTail(64 << 10), stderr: newTail(64 << 10),
+		exited: make(chan struct{}), timeout: s.opts.CallTimeout,
+	}
+	err = cmd.Start()
+	reqR.Close()
+	respW.Close()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		reqW.Close()
+		respR.Close()
+		outR.Close()
+		errR.Close()
+		return nil, &SetupError{Stage: "start worker", Msg: err.Error()}
+	}
+	w.Pid = cmd.Process.Pid
+	go w.stdout.drain(outR)
+	go w.stderr.drain(errR)
+	go func() {
+		w.cmd.Wait()
+		w.state = w.cmd.ProcessState
+		respR.Close()
+		close(w.exited)
+	}()
+	for i, name := range syms {
+		w.syms[name] = i
+	}
+	if err := w.hello(ctx); err != nil {
+		w.kill()
+		return nil, err
+	}
+	return w, nil
+}
+
+func symbolsOf(p *profile.Profile) []string {
+	var out []string
+	for _, f := range p.Funcs {
+		out = append(out, f.Symbol)
+	}
+	for _, d := range p.Data {
+		out = append(out, d.Symbol)
+	}
+	return out
+}
+
+func (w *Worker) hello(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, w.sb.opts.StartTimeout)
+	defer cancel()
+	stop := context.AfterFunc(ctx, w.kill)
+	defer stop()
+	body, err := wire.ReadFrame(w.resp, nil)
+	if err != nil {
+		<-w.exited
+		<-w.stderr.done
+		stderr := pluginOutput(w.stderr.String())
+		switch {
+		case ctx.Err() != nil:
+			return &SetupError{Stage: "load", Msg: fmt.Sprintf("worker not ready after %v", w.sb.opts.StartTimeout), Stderr: stderr}
+		case strings.Contains(stderr, "fatal:") || strings.Contains(stderr, "slurm.conf") || strings.Contains(stderr, "Parsing error"):
+			return &SetupError{Stage: "slurm.conf " + w.sb.Conf, Msg: "rejected by the host's Slurm", Stderr: stderr}
+		}
+		return &SetupError{Stage: "load", Msg: "worker ended during start-up: " + describeExit(w.state), Stderr: stderr}
+	}
+	d := wire.NewDecoder(body)
+	switch wire.Status(d.U8()) {
+	case wire.Hello:
+	case wire.Failed:
+		msg := d.String()
+		stage := "load"
+		if strings.HasPrefix(msg, "slurm_conf_init") {
+			stage = "slurm.conf " + w.sb.Conf
+		}
+		return &SetupError{Stage: stage, Msg: msg, Stderr: pluginOutput(w.stderr.String())}
+	default:
+		return &ProtocolError{Func: "start", Msg: "unexpected first frame"}
+	}
+	d.U32() // pid
+	n := int(d.U16())
+	w.addrs = make([]uint64, n)
+	for i := range w.addrs {
+		w.addrs[i] = d.U64()
+	}
+	if d.Err() != nil {
+		return &ProtocolError{Func: "start", Msg: "short hello"}
+	}
+	return nil
+}
+
+func describeExit(st *os.ProcessState) string {
+	if st == nil {
+		return "unknown status"
+	}
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return "killed by " + signalName(ws.Signal())
+	}
+	return fmt.Sprintf("exit status %d", st.ExitCode())
+}
+
+// Target is the plugin the worker runs.
+func (w *Worker) Target() *Target { return w.sb.Target }
+
+// Has reports whether the plugin exports sym.
+func (w *Worker) Has(sym string) bool {
+	i, ok := w.syms[sym]
+	return ok && w.addrs[i] != 0
+}
+
+// Address is where sym is loaded in the worker, 0 when absent.
+func (w *Worker) Address(sym string) uint64 {
+	if i, ok := w.syms[sym]; ok {
+		return w.addrs[i]
+	}
+	return 0
+}
+
+// Stdout and Stderr return the tail of what the worker's process wrote.
+func (w *Worker) Stdout() string { return w.stdout.String() }
+func (w *Worker) Stderr() string { return w.stderr.String() }
+
+// OutputBytes is the total the worker wrote to stdout and stderr.
+func (w *Worker) OutputBytes() (stdout, stderr int64) { return w.stdout.Total(), w.stderr.Total() }
+
+// Calls lists the plugin calls made so far, oldest first.
+func (w *Worker) Calls() []string { return append([]string(nil), w.calls...) }
+
+// Err is the failure that ended the worker, nil while it is alive.
+func (w *Worker) Err() error { return w.dead }
+
+func (w *Worker) kill() {
+	if w.cmd.Process != nil {
+		syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL)
+		w.cmd.Process.Kill()
+	}
+}
+
+// Close ends the worker and waits until it is gone.
+func (w *Worker) Close() error {
+	select {
+	case <-w.exited:
+	default:
+		w.enc.Reset()
+		w.enc.U8(uint8(wire.OpExit))
+		wire.WriteFrame(w.req, w.enc.Bytes())
+		select {
+		case <-w.exited:
+		case <-time.After(2 * time.Second):
+			w.kill()
+			<-w.exited
+		}
+	}
+	w.req.Close()
+	for _, t := range []*tail{w.stdout, w.stderr} {
+		select {
+		case <-t.done:
+		case <-time.After(time.Second): // a grandchild holds the pipe open
+		}
+	}
+	// The process group may hold children the plugin started.
+	syscall.Kill(-w.Pid, syscall.SIGKILL)
+	return nil
+}
+
+// roundTrip sends one request and returns the response body. fn names the
+// plugin function for error reports.
+func (w *Worker) roundTrip(fn string, body []byte) (*wire.Decoder, error) {
+	if w.dead != nil {
+		return nil, w.dead
+	}
+	var hung atomic.Bool
+	timer := time.AfterFunc(w.timeout, func() { hung.Store(true); w.kill() })
+	err := wire.WriteFrame(w.req, body)
+	var resp []byte
+	if err == nil {
+		resp, err = wire.ReadFrame(w.resp, w.buf)
+	}
+	timer.Stop()
+	if err != nil {
+		w.dead = w.failure(fn, hung.Load())
+		return nil, w.dead
+	}
+	w.buf = resp
+	d := wire.NewDecoder(resp)
+	switch wire.Status(d.U8()) {
+	case wire.OK:
+		return d, nil
+	case wire.Clobber:
+		w.dead = &ClobberError{Func: fn, What: d.String()}
+		w.kill()
+		return nil, w.dead
+	case wire.Failed:
+		return nil, &ProtocolError{Func: fn, Msg: d.String()}
+	}
+	w.dead = &ProtocolError{Func: fn, Msg: "unreadable response"}
+	w.kill()
+	return nil, w.dead
+}
+
+var killGrace = 5 * time.Second
+
+// failure classifies a worker that stopped answering during fn.
+func (w *Worker) failure(fn string, hung bool) error {
+	select {
+	case <-w.exited:
+	case <-time.After(killGrace):
+		w.kill()
+		<-w.exited
+	}
+	select {
+	case <-w.stderr.done:
+	case <-time.After(time.Second):
+	}
+	calls := w.Calls()
+	if hung {
+		return &HangError{Func: fn, Deadline: w.timeout, Calls: calls}
+	}
+	raw := w.stderr.String()
+	stderr := pluginOutput(raw)
+	if ws, ok := w.state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return &CrashError{Func: fn, Signal: originalSignal(ws.Signal(), raw), Stderr: stderr, Calls: calls}
+	}
+	return &ExitError{Func: fn, Status: w.state.ExitCode(), Stderr: stderr, Calls: calls}
+}
+
+// Arg is one argument of a plugin call.
+type Arg struct {
+	kind wire.ArgKind
+	v    uint64
+	b    []byte
+}
+
+// Int passes an integer or a pointer the worker already holds.
+func Int(v int64) Arg { return Arg{kind: wire.ArgInt, v: uint64(v)} }
+
+// Ptr passes an address in the worker.
+func Ptr(p uintptr) Arg { return Arg{kind: wire.ArgInt, v: uint64(p)} }
+
+// Null passes NULL.
+var Null = Arg{kind: wire.ArgInt}
+
+// Bytes passes a pointer to a copy of b (non-NULL even when b is empty).
+func Bytes(b []byte) Arg { return Arg{kind: wire.ArgBytes, b: b} }
+
+// CString passes a pointer to a NUL-terminated copy of s.
+func CString(s string) Arg { return Arg{kind: wire.ArgCString, b: []byte(s)} }
+
+// Out passes a pointer to n zeroed bytes whose contents the call's Result
+// returns.
+func Out(n int) Arg { return Arg{kind: wire.ArgOut, v: uint64(n)} }
+
+// Result is what one plugin call returned.
+type Result struct {
+	Func    string
+	Ret     uint64 // rax
+	Errno   int32  // errno after the call (cleared before it)
+	Elapsed time.Duration
+	// SignalsChanged lists signals whose disposition the call replaced; the
+	// worker put the original back.
+	SignalsChanged []syscall.Signal
+	// Outs holds the final contents of each Out argument.
+	Outs [][]byte
+}
+
+// Int is the return value as a C int.
+func (r Result) Int() int32 { return int32(r.Ret) }
+
+// Uint32 is the return value as uint32_t, uid_t or gid_t.
+func (r Result) Uint32() uint32 { return uint32(r.Ret) }
+
+// Ptr is the return value as a pointer.
+func (r Result) Ptr() uintptr { return uintptr(r.Ret) }
+
+// Out returns out-argument i as a little-endian integer.
+func (r Result) Out(i int) uint64 {
+	var v uint64
+	b := r.Outs[i]
+	for j := len(b) - 1; j >= 0; j-- {
+		v = v<<8 | uint64(b[j])
+	}
+	return v
+}
+
+// Call runs the plugin function sym with args.
+func (w *Worker) Call(sym string, args ...Arg) (Result, error) {
+	idx, ok := w.syms[sym]
+	if !ok || w.addrs[idx] == 0 {
+		return Result{Func: sym}, fmt.Errorf("%w: %s", ErrNoSymbol, sym)
+	}
+	if len(w.calls) < 1000 {
+		w.calls = append(w.calls, sym)
+	}
+	w.enc.Reset()
+	w.enc.U8(uint8(wire.OpCall))
+	w.enc.U16(uint16(idx))
+	w.enc.U8(uint8(len(args)))
+	for _, a := range args {
+		w.enc.U8(uint8(a.kind))
+		switch a.kind {
+		case wire.ArgInt:
+			w.enc.U64(a.v)
+		case wire.ArgBytes, wire.ArgCString:
+			w.enc.Blob(a.b)
+		case wire.ArgOut:
+			w.enc.U32(uint32(a.v))
+		}
+	}
+	d, err := w.roundTrip(sym, w.enc.Bytes())
+	if err != nil {
+		return Result{Func: sym}, err
+	}
+	r := Result{Func: sym, Ret: d.U64()}
+	d.U64() // rdx
+	r.Errno = d.I32()
+	changed := d.U64()
+	r.Elapsed = time.Duration(d.U64())
+	for sig := 1; sig <= 64; sig++ {
+		if changed&(1<<(sig-1)) != 0 {
+			r.SignalsChanged = append(r.SignalsChanged, syscall.Signal(sig))
+		}
+	}
+	if n := int(d.U8()); n > 0 {
+		r.Outs = make([][]byte, n)
+		for i := range r.Outs {
+			r.Outs[i] = append([]byte(nil), d.Blob()...)
+		}
+	}
+	if d.Err() != nil {
+		return r, &ProtocolError{Func: sym, Msg: "short call response"}
+	}
+	return r, nil
+}
+
+// ErrNoSymbol reports a call to a function the plugin does not export.
+var ErrNoSymbol = errors.New("plugin does not export")
+
+// request runs a non-call request; what names it in errors.
+func (w *Worker) request(what string, build func(e *wire.Encoder)) (*wire.Decoder, error) {
+	w.enc.Reset()
+	build(&w.enc)
+	return w.roundTrip(what, w.enc.Bytes())
+}
+
+// Alloc copies b into memory from malloc (or the host's xmalloc).
+func (w *Worker) Alloc(b []byte, xmalloc bool) (uintptr, error) {
+	how := wire.Malloc
+	if xmalloc {
+		how = wire.Xmalloc
+	}
+	d, err := w.request("alloc", func(e *wire.Encoder) { e.U8(uint8(wire.OpAlloc)); e.U8(uint8(how)); e.Blob(b) })
+	if err != nil {
+		return 0, err
+	}
+	return uintptr(d.U64()), nil
+}
+
+// Free releases memory from Alloc, or xmalloc'd memory a plugin returned.
+func (w *Worker) Free(p uintptr, xmalloc bool) error {
+	how := wire.Malloc
+	if xmalloc {
+		how = wire.Xmalloc
+	}
+	_, err := w.request("free", func(e *wire.Encoder) { e.U8(uint8(wire.OpFree)); e.U8(uint8(how)); e.U64(uint64(p)) })
+	return err
+}
+
+// Read copies n bytes at p; ok is false when that memory is not readable.
+func (w *Worker) Read(p uintptr, n int) (b []byte, ok bool, err error) {
+	d, err := w.request("read", func(e *wire.Encoder) { e.U8(uint8(wire.OpRead)); e.U64(uint64(p)); e.U32(uint32(n)) })
+	if err != nil {
+		return nil, false, err
+	}
+	ok = d.U8() == 1
+	return append([]byte(nil), d.Blob()...), ok, nil
+}
+
+// CStringAt reads the NUL-terminated string at p (at most max bytes).
+func (w *Worker) CStringAt(p uintptr, max int) (s string, ok bool, err error) {
+	d, err := w.request("cstring", func(e *wire.Encoder) { e.U8(uint8(wire.OpCString)); e.U64(uint64(p)); e.U32(uint32(max)) })
+	if err != nil {
+		return "", false, err
+	}
+	ok = d.U8() == 1
+	return string(d.Blob()), ok, nil
+}
+
+// XmallocHeader reads the two words xmalloc keeps before a block: the magic
+// (profile.XmallocMagic while the block is live) and its size.
+func (w *Worker) XmallocHeader(p uintptr) (magic, size uint64, readable bool, err error) {
+	d, err := w.request("xmalloc header", func(e *wire.Encoder) { e.U8(uint8(wire.OpXmallocInfo)); e.U64(uint64(p)) })
+	if err != nil {
+		return 0, 0, false, err
+	}
+	readable = d.U8() == 1
+	return d.U64(), d.U64(), readable, nil
+}
+
+// NewBuf makes a growable buf_t (init_buf) of at least capacity bytes that
+// already holds prefix, positioned after it: what pack writes into.
+func (w *Worker) NewBuf(capacity int, prefix []byte) (uintptr, error) {
+	return w.newBuf(wire.BufGrowable, capacity, prefix)
+}
+
+// NewGuardedBuf makes a buf_t holding exactly data, positioned at 0, whose
+// last byte sits just before an unmapped page: what unpack reads from.
+func (w *Worker) NewGuardedBuf(data []byte) (uintptr, error) {
+	return w.newBuf(wire.BufGuarded, len(data), data)
+}
+
+func (w *Worker) newBuf(kind wire.BufKind, capacity int, data []byte) (uintptr, error) {
+	d, err := w.request("new buffer", func(e *wire.Encoder) {
+		e.U8(uint8(wire.OpNewBuf))
+		e.U8(uint8(kind))
+		e.U32(uint32(capacity))
+		e.Blob(data)
+	})
+	if err != nil {
+		return 0, err
+	}
+	b := uintptr(d.U64())
+	if b == 0 {
+		return 0, &ProtocolError{Func: "new buffer", Msg: "host could not allocate a buffer"}
+	}
+	return b, nil
+}
+
+// BufState is a buf_t's header and the bytes before its offset.
+type BufState struct {
+	Magic, Size, Processed uint32
+	Data                   []byte // head[0:processed]
+}
+
+// Buf reads a buf_t.
+func (w *Worker) Buf(b uintptr) (BufState, error) {
+	d, err := w.request("read buffer", func(e *wire.Encoder) { e.U8(uint8(wire.OpBufData)); e.U64(uint64(b)) })
+	if err != nil {
+		return BufState{}, err
+	}
+	st := BufState{Magic: d.U32(), Size: d.U32(), Processed: d.U32()}
+	st.Data = append([]byte(nil), d.Blob()...)
+	return st, nil
+}
+
+// SetOffset moves a buf_t's offset (set_buf_offset).
+func (w *Worker) SetOffset(b uintptr, off int) error {
+	_, err := w.request("set offset", func(e *wire.Encoder) { e.U8(uint8(wire.OpSetOffset)); e.U64(uint64(b)); e.U32(uint32(off)) })
+	return err
+}
+
+// FreeBuf frees a buffer from NewBuf or NewGuardedBuf.
+func (w *Worker) FreeBuf(b uintptr) error {
+	_, err := w.request("free buffer", func(e *wire.Encoder) { e.U8(uint8(wire.OpFreeBuf)); e.U64(uint64(b)) })
+	return err
+}
+
+// HeapInUse is the C heap in use in the worker (mallinfo2 uordblks plus
+// hblkhd), the figure leak clauses compare.
+func (w *Worker) HeapInUse() (uint64, error) {
+	d, err := w.request("heap", func(e *wire.Encoder) { e.U8(uint8(wire.OpHeap)) })
+	if err != nil {
+		return 0, err
+	}
+	return d.U64() + d.U64(), nil
+}
