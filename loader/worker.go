@@ -79,6 +79,10 @@ func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
 	env := []string{
 		worker.EnvConfig + "=" + string(cfg),
 		"GOTRACEBACK=crash", // die by the plugin's signal, not exit status 2
+		// One P: the worker serves one request at a time, and a second P only
+		// adds scheduler hand-offs to every blocking read. Plugin calls leave
+		// the P while they run, so threaded specs still run C concurrently.
+		"GOMAXPROCS=1",
 		"SLURM_CONF=" + s.Conf,
 		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 		"LANG=C",
@@ -107,7 +111,7 @@ func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(s.UID), Gid: uint32(s.GID), Groups: []uint32{}}
 	}
 	w := &Worker{
-		sb: s, cmd: cmd, req: reqW, resp: bufio.NewReaderSize(respR, 64<<10),
+		sb: s, cmd: cmd, req: reqW, resp: bufio.NewReaderSize(spinReader{respR}, 64<<10),
 		syms: map[string]int{}, stdout: newTail(64 << 10), stderr: newTail(64 << 10),
 		exited: make(chan struct{}), timeout: s.opts.CallTimeout,
 	}
