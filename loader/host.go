@@ -193,6 +193,13 @@ func chooseSysroot(p *Plugin, hostLib *Object, explicit string) (*Sysroot, error
 	}
 	for dir := filepath.Dir(hostLib.Path); dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
 		if sr, err := openSysroot(dir); err == nil && !glibcLess(sr.Glibc, need) {
+			// <root>/usr looks like a root too (usr/lib/<triplet>); name the
+			// tree itself.
+			if filepath.Base(dir) == "usr" {
+				if up, err := openSysroot(filepath.Dir(dir)); err == nil && up.Glibc == sr.Glibc {
+					return up, nil
+				}
+			}
 			return sr, nil
 		}
 	}

@@ -11,9 +11,14 @@ import (
 	"time"
 )
 
-// NobodyUID is the unprivileged identity workers take when plugincheck runs
-// as root: uid 0 would let a zeroed struct pass for a verified root user.
-const NobodyUID = 65534
+// NobodyUID and WorkerGID are the unprivileged identity workers take when
+// plugincheck runs as root: uid 0 would let a zeroed struct pass for a
+// verified root user, and a gid different from the uid catches a plugin that
+// reports one for the other.
+const (
+	NobodyUID = 65534
+	WorkerGID = 65533
+)
 
 // SandboxOptions configure the files and identity workers run with.
 type SandboxOptions struct {
@@ -67,7 +72,7 @@ func (t *Target) NewSandbox(opts SandboxOptions) (*Sandbox, error) {
 	}
 	s := &Sandbox{Target: t, Dir: dir, opts: opts, UID: os.Getuid(), GID: os.Getgid()}
 	if os.Geteuid() == 0 {
-		s.UID, s.GID = NobodyUID, NobodyUID
+		s.UID, s.GID = NobodyUID, WorkerGID
 	}
 	if opts.UID != nil {
 		s.UID = *opts.UID

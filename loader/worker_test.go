@@ -46,7 +46,7 @@ func ok(t testing.TB, what string, err error) {
 // workerIDs is the uid and gid a worker runs as.
 func workerIDs() (uint32, uint32) {
 	if os.Geteuid() == 0 {
-		return loader.NobodyUID, loader.NobodyUID
+		return loader.NobodyUID, loader.WorkerGID
 	}
 	return uint32(os.Getuid()), uint32(os.Getgid())
 }
