@@ -2,7 +2,9 @@ package loader
 
 import (
 	"fmt"
+	"time"
 
+	"github.com/plugincheck/plugincheck/loader/internal/wire"
 	"github.com/plugincheck/plugincheck/loader/profile"
 )
 
@@ -217,4 +219,55 @@ func (a *Auth) UnpackBytes(data []byte, pv uint16) (cred uintptr, consumed int, 
 		err = a.W.FreeBuf(buf)
 	}
 	return cred, int(st.Processed), r, err
+}
+
+// CycleResult is what a loop of full credential cycles inside the worker
+// did: create, pack, unpack, verify, get ids, destroy both.
+type CycleResult struct {
+	Completed, Failed int
+	FirstFailure      string
+	// HeapGrowth is the C heap in use after the loop minus before it.
+	HeapGrowth int64
+	UID, GID   uint32
+}
+
+// Cycles runs iterations full cycles on each of threads OS threads inside
+// the worker. The deadline scales with the work: the call timeout for every
+// 100 cycles per thread.
+func (a *Auth) Cycles(threads, iterations int, authInfo string, data []byte, pv uint16) (CycleResult, error) {
+	idx := func(op profile.Op) int16 {
+		if f := a.Profile.Func(op); f != nil {
+			if i, ok := a.W.syms[f.Symbol]; ok && a.W.addrs[i] != 0 {
+				return int16(i)
+			}
+		}
+		return -1
+	}
+	req := wire.AuthCycles{
+		Threads: uint8(threads), Iterations: uint32(iterations), Protocol: pv,
+		AuthInfo: []byte(authInfo), Data: data,
+		Create4: len(a.Profile.Func(profile.OpCreate).Params) == 4,
+		Create:  idx(profile.OpCreate), Pack: idx(profile.OpPack), Unpack: idx(profile.OpUnpack),
+		Verify: idx(profile.OpVerify), GetUID: idx(profile.OpGetUID), GetGID: idx(profile.OpGetGID),
+		GetIDs: idx(profile.OpGetIDs), Destroy: idx(profile.OpDestroy),
+	}
+	for _, i := range []int16{req.Create, req.Pack, req.Unpack, req.Verify, req.Destroy} {
+		if i < 0 {
+			return CycleResult{}, fmt.Errorf("%w: a function of the cycle", ErrNoSymbol)
+		}
+	}
+	a.W.enc.Reset()
+	a.W.enc.U8(uint8(wire.OpAuthCycles))
+	req.Encode(&a.W.enc)
+	timeout := a.W.timeout * time.Duration(1+iterations/100)
+	d, err := a.W.roundTripWithin("auth cycles", a.W.enc.Bytes(), timeout)
+	if err != nil {
+		return CycleResult{}, err
+	}
+	var r wire.AuthCyclesResult
+	r.Decode(d)
+	return CycleResult{
+		Completed: int(r.Completed), Failed: int(r.Failed), FirstFailure: r.FirstFailure,
+		HeapGrowth: int64(r.HeapAfter) - int64(r.HeapBefore), UID: r.UID, GID: r.GID,
+	}, d.Err()
 }

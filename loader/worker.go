@@ -48,8 +48,10 @@ type Worker struct {
 	dead    error // sticky: the failure that ended the worker
 	calls   []string
 	timeout time.Duration
-	enc     wire.Encoder
-	buf     []byte
+	// deadline is the bound of the request under way.
+	deadline time.Duration
+	enc      wire.Encoder
+	buf      []byte
 }
 
 // Start launches a worker: host library and plugin loaded, init not yet
@@ -57,7 +59,7 @@ type Worker struct {
 func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
 	syms := symbolsOf(s.Target.Profile)
 	cfg, err := json.Marshal(worker.Config{
-		HostLib: s.hostLib, Plugin: s.plugin, SlurmConf: s.Conf, Symbols: syms,
+		HostLib: s.hostLib, Plugin: s.plugin, SlurmConf: s.Conf, Symbols: syms, HostSymbols: hostSymbols,
 		AddressSpace: s.opts.AddressSpace, CPUSeconds: 600,
 	})
 	if err != nil {
@@ -136,7 +138,7 @@ func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
 		respR.Close()
 		close(w.exited)
 	}()
-	for i, name := range syms {
+	for i, name := range append(syms, hostSymbols...) {
 		w.syms[name] = i
 	}
 	if err := w.hello(ctx); err != nil {
@@ -145,6 +147,9 @@ func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
 	}
 	return w, nil
 }
+
+// hostSymbols are host functions specs may call through Worker.Call.
+var hostSymbols = []string{"slurm_strerror"}
 
 func symbolsOf(p *profile.Profile) []string {
 	var out []string
@@ -227,6 +232,22 @@ func (w *Worker) Address(sym string) uint64 {
 	return 0
 }
 
+// Reload unloads the plugin and loads it again in the same process, as
+// slurmd does on reconfigure. stillMapped reports that dlclose did not unmap
+// the image (so its globals survived).
+func (w *Worker) Reload() (stillMapped bool, err error) {
+	d, err := w.request("dlclose/dlopen", func(e *wire.Encoder) { e.U8(uint8(wire.OpReload)) })
+	if err != nil {
+		return false, err
+	}
+	stillMapped = d.U8() == 1
+	n := int(d.U16())
+	for i := 0; i < n && i < len(w.addrs); i++ {
+		w.addrs[i] = d.U64()
+	}
+	return stillMapped, d.Err()
+}
+
 // Stdout and Stderr return the tail of what the worker's process wrote.
 func (w *Worker) Stdout() string { return w.stdout.String() }
 func (w *Worker) Stderr() string { return w.stderr.String() }
@@ -277,11 +298,16 @@ func (w *Worker) Close() error {
 // roundTrip sends one request and returns the response body. fn names the
 // plugin function for error reports.
 func (w *Worker) roundTrip(fn string, body []byte) (*wire.Decoder, error) {
+	return w.roundTripWithin(fn, body, w.timeout)
+}
+
+func (w *Worker) roundTripWithin(fn string, body []byte, timeout time.Duration) (*wire.Decoder, error) {
 	if w.dead != nil {
 		return nil, w.dead
 	}
 	var hung atomic.Bool
-	timer := time.AfterFunc(w.timeout, func() { hung.Store(true); w.kill() })
+	w.deadline = timeout
+	timer := time.AfterFunc(timeout, func() { hung.Store(true); w.kill() })
 	err := wire.WriteFrame(w.req, body)
 	var resp []byte
 	if err == nil {
@@ -325,7 +351,7 @@ func (w *Worker) failure(fn string, hung bool) error {
 	}
 	calls := w.Calls()
 	if hung {
-		return &HangError{Func: fn, Deadline: w.timeout, Calls: calls}
+		return &HangError{Func: fn, Deadline: w.deadline, Calls: calls}
 	}
 	raw := w.stderr.String()
 	stderr := pluginOutput(raw)

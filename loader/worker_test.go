@@ -353,3 +353,19 @@ func wantHang(t *testing.T, w *loader.Worker, rc int32, err error) {
 		t.Fatalf("got %v (%T), want HangError in auth_p_verify after 1s", err, err)
 	}
 }
+
+// TestAuthCycles runs 1,000 cycles on four threads inside one worker.
+func TestAuthCycles(t *testing.T) {
+	w := start(t, realPlugin(t, "22.05", "auth_none.so"), loader.Options{}, loader.SandboxOptions{})
+	a, _ := w.Auth()
+	a.Init()
+	res, err := a.Cycles(4, 250, "", []byte("x"), 0x2600)
+	ok(t, "cycles", err)
+	uid, gid := workerIDs()
+	if res.Completed != 1000 || res.Failed != 0 || res.UID != uid || res.GID != gid {
+		t.Errorf("cycles: %+v", res)
+	}
+	if res.HeapGrowth > 64<<10 {
+		t.Errorf("auth_none grew the heap by %d bytes over 1,000 cycles", res.HeapGrowth)
+	}
+}

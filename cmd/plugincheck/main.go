@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/plugincheck/plugincheck/loader"
 )
@@ -28,13 +29,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var err error
 	switch args[0] {
+	case "run":
+		err = runCmd(args[1:], stdout)
 	case "inspect":
 		err = inspectCmd(args[1:], stdout)
+	case "list":
+		err = listCmd(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
-		err = &usageError{fmt.Sprintf("unknown command %q (try: plugincheck --help)", args[0])}
+		if strings.HasPrefix(args[0], "-") || strings.Contains(args[0], "/") || strings.HasSuffix(args[0], ".so") {
+			err = runCmd(args, stdout) // run is the default command
+		} else {
+			err = &usageError{fmt.Sprintf("unknown command %q (try: plugincheck --help)", args[0])}
+		}
 	}
 	if err == nil {
 		return 0
@@ -58,7 +67,9 @@ func (e *exitStatus) Error() string { return e.err.Error() }
 const usage = `plugincheck checks Slurm auth and cred plugins against their API contract.
 
 Usage:
+  plugincheck [run] PLUGIN... [flags]    check plugins against the contract (the default command)
   plugincheck inspect PLUGIN [--json] [--load] [flags]   what the plugin's file says; --load also loads it in a worker
+  plugincheck list                       every spec: clause, level, labels, text
 
 Flags common to commands that load a plugin:
   --slurm-lib PATH    libslurmfull.so to use as host (default: beside the plugin, then standard directories)

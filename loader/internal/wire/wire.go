@@ -45,9 +45,17 @@ const (
 	OpXmallocInfo
 	// OpExit ends the worker with status 0 without running C exit handlers.
 	OpExit
+	// OpAuthCycles runs full auth cycles (create, pack, unpack, verify, ids,
+	// destroy) inside the worker, on several OS threads at once: an
+	// AuthCycles request. Response: an AuthCyclesResult.
+	OpAuthCycles
+	// OpReload unloads the plugin (dlclose) and loads it again (dlopen),
+	// then looks its symbols up anew. Response: u8 still-mapped-after-dlclose,
+	// u16 count, u64 address of each symbol.
+	OpReload
 )
 
-var opNames = [...]string{"", "call", "alloc", "read", "cstring", "free", "newbuf", "bufdata", "setoffset", "freebuf", "heap", "xmallocinfo", "exit"}
+var opNames = [...]string{"", "call", "alloc", "read", "cstring", "free", "newbuf", "bufdata", "setoffset", "freebuf", "heap", "xmallocinfo", "exit", "authcycles", "reload"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) {
@@ -202,4 +210,71 @@ func ReadFrame(r io.Reader, buf []byte) ([]byte, error) {
 		return nil, err
 	}
 	return buf, nil
+}
+
+// AuthCycles describes a loop of auth cycles. Symbol fields are indices in
+// the worker's symbol table; -1 when the generation lacks the function.
+type AuthCycles struct {
+	Threads    uint8
+	Iterations uint32
+	Protocol   uint16
+	AuthInfo   []byte
+	Data       []byte
+	// Create4 is set for the four-argument create.
+	Create4                                      bool
+	Create, Pack, Unpack, Verify, GetUID, GetGID int16
+	GetIDs, Destroy                              int16
+}
+
+func (a *AuthCycles) Encode(e *Encoder) {
+	e.U8(a.Threads)
+	e.U32(a.Iterations)
+	e.U16(a.Protocol)
+	e.Blob(a.AuthInfo)
+	e.Blob(a.Data)
+	if a.Create4 {
+		e.U8(1)
+	} else {
+		e.U8(0)
+	}
+	for _, v := range []int16{a.Create, a.Pack, a.Unpack, a.Verify, a.GetUID, a.GetGID, a.GetIDs, a.Destroy} {
+		e.U16(uint16(v))
+	}
+}
+
+func (a *AuthCycles) Decode(d *Decoder) {
+	a.Threads, a.Iterations, a.Protocol = d.U8(), d.U32(), d.U16()
+	a.AuthInfo, a.Data = d.Blob(), d.Blob()
+	a.Create4 = d.U8() == 1
+	for _, p := range []*int16{&a.Create, &a.Pack, &a.Unpack, &a.Verify, &a.GetUID, &a.GetGID, &a.GetIDs, &a.Destroy} {
+		*p = int16(d.U16())
+	}
+}
+
+// AuthCyclesResult is what a loop of cycles did.
+type AuthCyclesResult struct {
+	Completed, Failed uint32
+	// FirstFailure describes the first failed step ("verify returned -1,
+	// errno 6000 (thread 2, cycle 17)").
+	FirstFailure string
+	// HeapBefore and HeapAfter are the C heap in use around the loop.
+	HeapBefore, HeapAfter uint64
+	// UID and GID are what the last successful cycle reported.
+	UID, GID uint32
+}
+
+func (r *AuthCyclesResult) Encode(e *Encoder) {
+	e.U32(r.Completed)
+	e.U32(r.Failed)
+	e.String(r.FirstFailure)
+	e.U64(r.HeapBefore)
+	e.U64(r.HeapAfter)
+	e.U32(r.UID)
+	e.U32(r.GID)
+}
+
+func (r *AuthCyclesResult) Decode(d *Decoder) {
+	r.Completed, r.Failed, r.FirstFailure = d.U32(), d.U32(), d.String()
+	r.HeapBefore, r.HeapAfter = d.U64(), d.U64()
+	r.UID, r.GID = d.U32(), d.U32()
 }

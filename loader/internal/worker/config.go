@@ -26,6 +26,9 @@ type Config struct {
 	Plugin    string   `json:"plugin"`
 	SlurmConf string   `json:"slurm_conf,omitempty"`
 	Symbols   []string `json:"symbols"`
+	// HostSymbols are looked up in the host library and follow Symbols in
+	// the worker's symbol table.
+	HostSymbols []string `json:"host_symbols,omitempty"`
 	// AddressSpace bounds RLIMIT_AS in bytes (0: unlimited); CPUSeconds
 	// bounds RLIMIT_CPU (0: unlimited). Core dumps are always off.
 	AddressSpace uint64 `json:"address_space,omitempty"`

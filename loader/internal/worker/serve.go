@@ -78,14 +78,17 @@ func pollIn(fd int) {
 }
 
 type server struct {
-	in, out fdIO
-	c       *libc
-	h       host
-	syms    []uintptr
-	errno   *int32
-	signals signalState
-	guarded map[uintptr][]byte // buf_t → mapping holding its bytes
-	enc     wire.Encoder
+	cfg        *Config
+	hostHandle uintptr
+	plugin     uintptr // dlopen handle
+	in, out    fdIO
+	c          *libc
+	h          host
+	syms       []uintptr
+	errno      *int32
+	signals    signalState
+	guarded    map[uintptr][]byte // buf_t → mapping holding its bytes
+	enc        wire.Encoder
 }
 
 // Serve runs the worker and never returns.
@@ -157,13 +160,10 @@ func setup() (*server, error) {
 	// RTLD_LAZY, as Slurm's plugin_load_from_file does: a plugin that imports
 	// a symbol only a daemon defines still loads, and fails only if it calls
 	// it (the static link check reports such symbols beforehand).
-	ph, err := purego.Dlopen(cfg.Plugin, purego.RTLD_LAZY|purego.RTLD_LOCAL)
-	if err != nil {
-		return s, fmt.Errorf("load plugin: %w", err)
-	}
-	s.syms = make([]uintptr, len(cfg.Symbols))
-	for i, name := range cfg.Symbols {
-		s.syms[i] = dlsym(ph, name)
+	s.cfg = cfg
+	s.hostHandle = hh
+	if err := s.loadPlugin(); err != nil {
+		return s, err
 	}
 	s.signals.save()
 
@@ -180,6 +180,51 @@ func setup() (*server, error) {
 }
 
 func must(r1, _, _ uintptr) uintptr { return r1 }
+
+// loadPlugin dlopens the plugin and fills the symbol table: its symbols,
+// then the host's.
+func (s *server) loadPlugin() error {
+	// RTLD_LAZY, as Slurm's plugin_load_from_file does: a plugin that imports
+	// a symbol only a daemon defines still loads, and fails only if it calls
+	// it (the static link check reports such symbols beforehand).
+	ph, err := purego.Dlopen(s.cfg.Plugin, purego.RTLD_LAZY|purego.RTLD_LOCAL)
+	if err != nil {
+		return fmt.Errorf("load plugin: %w", err)
+	}
+	s.plugin = ph
+	s.syms = s.syms[:0]
+	for _, name := range s.cfg.Symbols {
+		s.syms = append(s.syms, dlsym(ph, name))
+	}
+	for _, name := range s.cfg.HostSymbols {
+		s.syms = append(s.syms, dlsym(s.hostHandle, name))
+	}
+	return nil
+}
+
+// reload is Slurm's unload and load on reconfigure: dlclose, then dlopen.
+// It reports whether the image stayed mapped (RTLD_NOLOAD finds it), as it
+// does when something pins it.
+func (s *server) reload() {
+	purego.Dlclose(s.plugin)
+	stillMapped := false
+	if h, err := purego.Dlopen(s.cfg.Plugin, purego.RTLD_LAZY|purego.RTLD_LOCAL|rtldNoload); err == nil && h != 0 {
+		stillMapped = true
+		purego.Dlclose(h)
+	}
+	if err := s.loadPlugin(); err != nil {
+		s.fail("%v", err)
+		return
+	}
+	s.enc.U8(b2u(stillMapped))
+	s.enc.U16(uint16(len(s.syms)))
+	for _, p := range s.syms {
+		s.enc.U64(uint64(p))
+	}
+}
+
+// rtldNoload is RTLD_NOLOAD from dlfcn.h.
+const rtldNoload = 0x4
 
 func dupHigh(fd int) (int, error) {
 	r, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, highFD)
@@ -288,6 +333,16 @@ func (s *server) handle(d *wire.Decoder) {
 		s.enc.U64(leU64(hdr[8:16]))
 	case wire.OpExit:
 		syscall.Exit(0)
+	case wire.OpReload:
+		s.reload()
+	case wire.OpAuthCycles:
+		var a wire.AuthCycles
+		a.Decode(d)
+		if d.Err() == nil {
+			res := s.authCycles(&a)
+			s.signals.restore()
+			res.Encode(&s.enc)
+		}
 	default:
 		s.fail("unknown request %v", op)
 	}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/plugincheck/plugincheck/suite"
+)
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// runCmd checks one or more plugins, one after another; the exit status is
+// the worst of them.
+func runCmd(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var hf hostFlags
+	hf.register(fs)
+	var cfg suite.Config
+	var opts suite.RunOptions
+	var focus, skip multiFlag
+	fs.StringVar(&cfg.Munged, "munged", "", "auto: start a private munged; or the socket of a running one")
+	fs.StringVar(&cfg.AuthInfo, "auth-info", "", "AuthInfo for the plugin (create/verify auth_info)")
+	fs.IntVar(&cfg.AuthTTL, "auth-ttl", 0, "credential lifetime in seconds (configured as ttl=N in AuthInfo)")
+	fs.StringVar(&cfg.PrivateKey, "private-key", "", "cred private key file")
+	fs.StringVar(&cfg.PublicKey, "public-key", "", "cred public key file")
+	fs.Int64Var(&cfg.Seed, "seed", 0, "random seed (0: pick one)")
+	fs.DurationVar(&cfg.CallTimeout, "call-timeout", 10*time.Second, "deadline of one plugin call")
+	fs.StringVar(&opts.LabelFilter, "label-filter", "", "Ginkgo label filter, e.g. 'MUST && !wire'")
+	fs.Var(&focus, "focus", "run only specs matching this regular expression (repeatable)")
+	fs.Var(&skip, "skip", "skip specs matching this regular expression (repeatable)")
+	fs.StringVar(&opts.JUnitReport, "junit-report", "", "write a JUnit report")
+	fs.StringVar(&opts.JSONReport, "json-report", "", "write Ginkgo's JSON report")
+	summaryJSON := fs.String("summary-json", "", "write the summary as JSON")
+	fs.BoolVar(&opts.Verbose, "v", false, "verbose Ginkgo output")
+	fs.BoolVar(&opts.NoColor, "no-color", os.Getenv("NO_COLOR") != "", "no colour")
+	paths, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return &usageError{"no plugin given (usage: plugincheck [run] PLUGIN... [flags])"}
+	}
+	if cfg.AuthTTL < 0 {
+		return &usageError{"--auth-ttl must not be negative"}
+	}
+	opts.Focus, opts.Skip = focus, skip
+	cfg.Loader, cfg.SlurmConf = hf.options(), hf.slurmConf
+	worst := 0
+	var summaries []*suite.Summary
+	for _, p := range paths {
+		c := cfg
+		c.Plugin = p
+		o := opts
+		if len(paths) > 1 {
+			o.JUnitReport, o.JSONReport = suffixed(o.JUnitReport, p), suffixed(o.JSONReport, p)
+		}
+		sum, err := suite.Run(c, o)
+		if err != nil {
+			return err
+		}
+		sum.WriteTable(stdout)
+		summaries = append(summaries, sum)
+		worst = max(worst, sum.ExitCode())
+	}
+	if *summaryJSON != "" {
+		var v any = summaries[0]
+		if len(summaries) > 1 {
+			v = summaries
+		}
+		data, _ := json.MarshalIndent(v, "", "  ")
+		if err := os.WriteFile(*summaryJSON, append(data, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	if worst != 0 {
+		return &exitStatus{code: worst, err: errors.New(summaries[len(summaries)-1].Verdict)}
+	}
+	return nil
+}
+
+// suffixed gives each plugin of a multi-plugin run its own report file.
+func suffixed(path, plugin string) string {
+	if path == "" {
+		return ""
+	}
+	base := strings.TrimSuffix(plugin[strings.LastIndex(plugin, "/")+1:], ".so")
+	if i := strings.LastIndex(path, "."); i > strings.LastIndex(path, "/") {
+		return fmt.Sprintf("%s-%s%s", path[:i], base, path[i:])
+	}
+	return path + "-" + base
+}

@@ -1,0 +1,112 @@
+package worker
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+
+	"github.com/plugincheck/plugincheck/loader/internal/wire"
+	"github.com/plugincheck/plugincheck/loader/profile"
+)
+
+// authCycles runs full credential cycles on a.Threads OS threads at once,
+// so leak and concurrency clauses need one request, not thousands.
+func (s *server) authCycles(a *wire.AuthCycles) wire.AuthCyclesResult {
+	var res wire.AuthCyclesResult
+	var mu sync.Mutex
+	fail := func(thread int, cycle uint32, format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		res.Failed++
+		if res.FirstFailure == "" {
+			res.FirstFailure = fmt.Sprintf(format, args...) + fmt.Sprintf(" (thread %d, cycle %d)", thread, cycle)
+		}
+	}
+	sym := func(i int16) uintptr {
+		if i < 0 || int(i) >= len(s.syms) {
+			return 0
+		}
+		return s.syms[i]
+	}
+	info := s.c.alloc(a.AuthInfo, 1)
+	data := s.c.alloc(a.Data, 0)
+	defer purego.SyscallN(s.c.free, info)
+	defer purego.SyscallN(s.c.free, data)
+
+	res.HeapBefore, _ = s.c.heap()
+	var wg sync.WaitGroup
+	for t := 0; t < int(max(a.Threads, 1)); t++ {
+		wg.Add(1)
+		go func(thread int) {
+			defer wg.Done()
+			// Locked and never unlocked: the thread ends with the goroutine,
+			// and with it whatever thread-local state or signal mask the
+			// plugin left on it.
+			runtime.LockOSThread()
+			errno := (*int32)(addr(must(purego.SyscallN(s.c.errnoLocation))))
+			for cycle := uint32(0); cycle < a.Iterations; cycle++ {
+				uid, gid, ok := s.authCycle(a, sym, info, data, errno, func(format string, args ...any) {
+					fail(thread, cycle, format, args...)
+				})
+				if ok {
+					mu.Lock()
+					res.Completed++
+					res.UID, res.GID = uid, gid
+					mu.Unlock()
+				}
+			}
+		}(t)
+	}
+	wg.Wait()
+	res.HeapAfter, _ = s.c.heap()
+	return res
+}
+
+func (s *server) authCycle(a *wire.AuthCycles, sym func(int16) uintptr, info, data uintptr, errno *int32,
+	fail func(string, ...any)) (uid, gid uint32, ok bool) {
+	call := func(fn uintptr, args ...uintptr) uintptr {
+		*errno = 0
+		r, _, _ := purego.SyscallN(fn, args...)
+		return r
+	}
+	var cred uintptr
+	if a.Create4 {
+		cred = call(sym(a.Create), info, profile.SlurmAuthUIDAny, data, uintptr(len(a.Data)))
+	} else {
+		cred = call(sym(a.Create), info)
+	}
+	if cred == 0 {
+		fail("create returned NULL, errno %d", *errno)
+		return 0, 0, false
+	}
+	destroy := func(c uintptr) { call(sym(a.Destroy), c) }
+	defer destroy(cred)
+	buf := call(s.h.initBuf, 1024)
+	defer purego.SyscallN(s.h.freeBuf, buf)
+	if rc := int32(call(sym(a.Pack), cred, buf, uintptr(a.Protocol))); rc != 0 {
+		fail("pack returned %d, errno %d", rc, *errno)
+		return 0, 0, false
+	}
+	*(*uint32)(addr(buf + profile.BufOffProcessed)) = 0
+	back := call(sym(a.Unpack), buf, uintptr(a.Protocol))
+	if back == 0 {
+		fail("unpack returned NULL, errno %d", *errno)
+		return 0, 0, false
+	}
+	defer destroy(back)
+	if rc := int32(call(sym(a.Verify), back, info)); rc != 0 {
+		fail("verify returned %d, errno %d", rc, *errno)
+		return 0, 0, false
+	}
+	if a.GetIDs >= 0 {
+		var ids [2]uint32
+		call(sym(a.GetIDs), back, uintptr(unsafe.Pointer(&ids[0])), uintptr(unsafe.Pointer(&ids[1])))
+		uid, gid = ids[0], ids[1]
+	} else {
+		uid, gid = uint32(call(sym(a.GetUID), back)), uint32(call(sym(a.GetGID), back))
+	}
+	return uid, gid, true
+}

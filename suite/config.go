@@ -1,0 +1,51 @@
+package suite
+
+import (
+	"time"
+
+	"github.com/plugincheck/plugincheck/loader"
+)
+
+// Config says which plugin to check and how to set up its host. It is what
+// plugincheck's flags fill in, and what a plugin author's test passes to
+// Test.
+type Config struct {
+	// Plugin is the path of the auth_*.so or cred_*.so under test.
+	Plugin string
+	// Loader finds the host library, sysroot and libraries, and may force
+	// a generation.
+	Loader loader.Options
+	// SlurmConf is a slurm.conf to use instead of the generated one.
+	SlurmConf string
+	// Munged is "auto" to start a private munged for the run, a socket path
+	// to use a running one, or "" for none (auth/munge and cred/munge
+	// plugins get "auto" when it is empty).
+	Munged string
+	// AuthInfo is the AuthInfo value the plugin is configured with and the
+	// auth_info argument of create and verify. The munged socket and AuthTTL
+	// are added to it.
+	AuthInfo string
+	// AuthTTL is the credential lifetime in effect, in seconds. For
+	// auth/munge (and plugins that read "ttl=" from AuthInfo) the suite
+	// configures it; for others the user states it. Zero: AUTH-EXPIRY is not
+	// tested.
+	AuthTTL int
+	// PrivateKey and PublicKey are cred key files to use instead of the
+	// generated ones.
+	PrivateKey, PublicKey string
+	// CallTimeout bounds each plugin call (default 10s).
+	CallTimeout time.Duration
+	// Seed makes randomised specs (fuzz corpora, model sequences)
+	// reproducible; zero picks one and the report prints it.
+	Seed int64
+}
+
+// RunOptions select and report specs, as Ginkgo users expect.
+type RunOptions struct {
+	LabelFilter string
+	Focus, Skip []string
+	JUnitReport string
+	JSONReport  string
+	Verbose     bool
+	NoColor     bool
+}

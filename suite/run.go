@@ -1,0 +1,188 @@
+package suite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/extensions/globals"
+	"github.com/onsi/ginkgo/v2/types"
+	. "github.com/onsi/gomega"
+
+	"github.com/plugincheck/plugincheck/loader"
+	"github.com/plugincheck/plugincheck/loader/munged"
+)
+
+// ServeWorkerIfRequested must be the first call in main and in TestMain of
+// a test binary that runs the suite: workers are that binary re-executed.
+func ServeWorkerIfRequested() { loader.ServeWorkerIfRequested() }
+
+// runState is what one run's specs share.
+type runState struct {
+	cfg      *Config
+	target   *loader.Target
+	sandbox  *loader.Sandbox
+	munged   *munged.Daemon
+	authInfo string
+	report   types.Report
+}
+
+// current is the run under way; Ginkgo runs one suite at a time.
+var (
+	runMu   sync.Mutex
+	current *runState
+)
+
+// prepare opens the plugin and sets up its host: everything that can fail
+// before a spec runs, as a setup error.
+func prepare(cfg *Config) (*runState, error) {
+	t, err := loader.Open(cfg.Plugin, cfg.Loader)
+	if err != nil {
+		return nil, err
+	}
+	rs := &runState{cfg: cfg, target: t}
+	mode := cfg.Munged
+	if mode == "" && t.Plugin.Minor() == "munge" {
+		mode = "auto"
+	}
+	var info []string
+	switch mode {
+	case "":
+	case "auto":
+		if rs.munged, err = munged.Start(context.Background()); err != nil {
+			return nil, &loader.InputError{Msg: "cannot start a private munged: " + err.Error(), Hint: "install Debian's munge package or pass --munged SOCKET"}
+		}
+		info = append(info, "socket="+rs.munged.Socket)
+	default:
+		info = append(info, "socket="+mode)
+	}
+	if cfg.AuthInfo != "" {
+		info = append(info, cfg.AuthInfo)
+	}
+	if cfg.AuthTTL > 0 && !strings.Contains(cfg.AuthInfo, "ttl=") {
+		info = append(info, fmt.Sprintf("ttl=%d", cfg.AuthTTL))
+	}
+	rs.authInfo = strings.Join(info, ",")
+	rs.sandbox, err = t.NewSandbox(loader.SandboxOptions{
+		SlurmConf: cfg.SlurmConf, AuthInfo: rs.authInfo, CallTimeout: cfg.CallTimeout,
+	})
+	if err != nil {
+		rs.close()
+		return nil, err
+	}
+	return rs, nil
+}
+
+func (rs *runState) close() {
+	if rs.sandbox != nil {
+		rs.sandbox.Close()
+	}
+	if rs.munged != nil {
+		rs.munged.Stop()
+	}
+}
+
+// buildTree registers a Ginkgo container per spec that applies to the
+// plugin's kind. Specs of the other kind are not registered at all: they
+// are not "not tested", they do not exist for this plugin.
+func buildTree(rs *runState) {
+	kind := rs.target.Plugin.Kind()
+	for _, s := range Specs() {
+		if !s.AppliesTo(kind) {
+			continue
+		}
+		s := s
+		Describe(s.Clause, Label(s.Labels()...), func() {
+			It(s.Text, func() { runSpec(rs, s) })
+		})
+	}
+	ReportAfterSuite("plugincheck summary", func(r Report) { rs.report = r })
+}
+
+func runSpec(rs *runState, s *Spec) {
+	c := &Ctx{run: rs, spec: s}
+	defer c.close()
+	if s.Level == Must {
+		s.Body(c)
+		return
+	}
+	// SHOULD and MAY findings are warnings: reported, never failing the run.
+	if err := InterceptGomegaFailure(func() { s.Body(c) }); err != nil {
+		AddReportEntry(warningEntry, err.Error())
+	}
+}
+
+const warningEntry = "warning"
+
+// failer lets RunSpecs run outside `go test`.
+type failer struct{ failed bool }
+
+func (f *failer) Fail() { f.failed = true }
+
+// Run checks the plugin cfg names and returns the summary. A setup problem
+// (no such file, no host, a configuration Slurm rejects) is an error; a
+// non-conformant plugin is a Summary whose Conformant is false.
+func Run(cfg Config, opts RunOptions) (*Summary, error) {
+	runMu.Lock()
+	defer runMu.Unlock()
+	if opts.LabelFilter != "" {
+		if _, err := types.ParseLabelFilter(opts.LabelFilter); err != nil {
+			return nil, &loader.InputError{Msg: "bad --label-filter: " + firstLine(err.Error())}
+		}
+	}
+	rs, err := prepare(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.close()
+	globals.Reset()
+	RegisterFailHandler(Fail)
+	buildTree(rs)
+	suiteCfg, repCfg := GinkgoConfiguration()
+	suiteCfg.LabelFilter = opts.LabelFilter
+	suiteCfg.FocusStrings, suiteCfg.SkipStrings = opts.Focus, opts.Skip
+	if cfg.Seed != 0 {
+		suiteCfg.RandomSeed = cfg.Seed
+	}
+	repCfg.JUnitReport, repCfg.JSONReport = opts.JUnitReport, opts.JSONReport
+	repCfg.Verbose, repCfg.NoColor = opts.Verbose, opts.NoColor
+	current = rs
+	RunSpecs(&failer{}, "plugincheck "+rs.target.Plugin.Type, suiteCfg, repCfg)
+	current = nil
+	return summarize(rs), nil
+}
+
+// Test runs the suite from a plugin author's `go test`: it fails t when the
+// plugin is not conformant. Ginkgo's -ginkgo.* flags select specs as usual.
+// The test binary's TestMain must call ServeWorkerIfRequested first.
+func Test(t *testing.T, cfg Config) *Summary {
+	t.Helper()
+	runMu.Lock()
+	defer runMu.Unlock()
+	rs, err := prepare(&cfg)
+	if err != nil {
+		t.Fatalf("plugincheck: %v", err)
+	}
+	defer rs.close()
+	globals.Reset()
+	RegisterFailHandler(Fail)
+	buildTree(rs)
+	RunSpecs(t, "plugincheck "+rs.target.Plugin.Type)
+	sum := summarize(rs)
+	if !sum.Conformant {
+		t.Errorf("plugincheck: %s", sum.Verdict)
+	}
+	return sum
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+// generationOf names a target's generation for reports.
+func generationOf(t *loader.Target) string { return t.Profile.Describe() }
+

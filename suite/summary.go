@@ -1,0 +1,228 @@
+package suite
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+// SummarySchema is the version of the summary JSON; it changes when a field
+// changes meaning or goes away (docs/summary-schema.md).
+const SummarySchema = 1
+
+// Result is the outcome of a spec or a clause.
+type Result string
+
+const (
+	Passed        Result = "passed"
+	Failed        Result = "FAILED"
+	Warning       Result = "warning"
+	NotTested     Result = "not tested"
+	NotApplicable Result = "not applicable"
+)
+
+// SpecResult is one spec's outcome.
+type SpecResult struct {
+	Text     string        `json:"text"`
+	Result   Result        `json:"result"`
+	Reason   string        `json:"reason,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// ClauseResult is one clause's outcome: the worst of its specs.
+type ClauseResult struct {
+	ID     string       `json:"id"`
+	Level  Level        `json:"level"`
+	Result Result       `json:"result"`
+	Reason string       `json:"reason,omitempty"`
+	Specs  []SpecResult `json:"specs"`
+}
+
+// Counts tallies clauses by result.
+type Counts struct {
+	Passed        int `json:"passed"`
+	Failed        int `json:"failed"`
+	Warnings      int `json:"warnings"`
+	NotTested     int `json:"not_tested"`
+	NotApplicable int `json:"not_applicable"`
+}
+
+// Summary is a run's verdict, for people and for `--summary-json`.
+type Summary struct {
+	Schema      int            `json:"schema_version"`
+	Plugin      string         `json:"plugin"`
+	PluginType  string         `json:"plugin_type"`
+	Kind        string         `json:"kind"`
+	Version     string         `json:"plugin_version,omitempty"`
+	Generation  string         `json:"generation"`
+	HostVersion string         `json:"host_version,omitempty"`
+	Seed        int64          `json:"seed"`
+	Clauses     []ClauseResult `json:"clauses"`
+	Counts      Counts         `json:"counts"`
+	// Complete: every applicable MUST clause was tested.
+	Complete bool `json:"complete"`
+	// Conformant: complete, and no MUST clause failed.
+	Conformant bool   `json:"conformant"`
+	Verdict    string `json:"verdict"`
+}
+
+// ExitCode is plugincheck's exit status for the summary: 0 conformant, 1 not.
+func (s *Summary) ExitCode() int {
+	if s.Conformant {
+		return 0
+	}
+	return 1
+}
+
+func specResult(r types.SpecReport) SpecResult {
+	sr := SpecResult{Text: r.LeafNodeText, Duration: r.RunTime}
+	switch {
+	case r.State == types.SpecStatePassed:
+		sr.Result = Passed
+		for _, e := range r.ReportEntries {
+			if e.Name == warningEntry {
+				sr.Result, sr.Reason = Warning, e.StringRepresentation()
+			}
+		}
+	case r.State == types.SpecStateSkipped:
+		msg := r.Failure.Message
+		switch {
+		case strings.HasPrefix(msg, notApplicablePrefix):
+			sr.Result, sr.Reason = NotApplicable, strings.TrimPrefix(msg, notApplicablePrefix)
+		case strings.HasPrefix(msg, notTestedPrefix):
+			sr.Result, sr.Reason = NotTested, strings.TrimPrefix(msg, notTestedPrefix)
+		default:
+			sr.Result, sr.Reason = NotTested, "skipped by the run's filters"
+			if msg != "" {
+				sr.Reason = msg
+			}
+		}
+	case r.State == types.SpecStatePending:
+		sr.Result, sr.Reason = NotTested, "pending"
+	default:
+		sr.Result, sr.Reason = Failed, firstLine(r.Failure.Message)
+	}
+	return sr
+}
+
+// rank orders results from best to worst for a clause's aggregate.
+var rank = map[Result]int{NotApplicable: 0, Passed: 1, NotTested: 2, Warning: 3, Failed: 4}
+
+func summarize(rs *runState) *Summary {
+	t := rs.target
+	s := &Summary{
+		Schema: SummarySchema, Plugin: t.Plugin.Path, PluginType: t.Plugin.Type,
+		Kind: string(t.Plugin.Kind()), Generation: generationOf(t), Seed: rs.report.SuiteConfig.RandomSeed,
+	}
+	if t.Plugin.Version != nil {
+		s.Version = t.Plugin.Version.String()
+	}
+	if t.Host.Version != nil {
+		s.HostVersion = t.Host.Version.String()
+	}
+	byClause := map[string]*ClauseResult{}
+	for _, r := range rs.report.SpecReports {
+		if r.LeafNodeType != types.NodeTypeIt {
+			continue
+		}
+		id := r.ContainerHierarchyTexts[0]
+		cr := byClause[id]
+		if cr == nil {
+			cr = &ClauseResult{ID: id, Level: levelOf(id)}
+			byClause[id] = cr
+		}
+		cr.Specs = append(cr.Specs, specResult(r))
+	}
+	s.Complete = true
+	for _, c := range Clauses {
+		cr := byClause[c.ID]
+		if cr == nil {
+			continue // another kind's clause
+		}
+		sort.Slice(cr.Specs, func(i, j int) bool { return cr.Specs[i].Text < cr.Specs[j].Text })
+		aggregate(cr)
+		s.Clauses = append(s.Clauses, *cr)
+		switch cr.Result {
+		case Passed:
+			s.Counts.Passed++
+		case Failed:
+			s.Counts.Failed++
+		case Warning:
+			s.Counts.Warnings++
+		case NotTested:
+			s.Counts.NotTested++
+			if cr.Level == Must {
+				s.Complete = false
+			}
+		case NotApplicable:
+			s.Counts.NotApplicable++
+		}
+	}
+	mustFailed := false
+	for _, c := range s.Clauses {
+		if c.Level == Must && c.Result == Failed {
+			mustFailed = true
+		}
+	}
+	s.Conformant = s.Complete && !mustFailed
+	switch {
+	case s.Conformant:
+		s.Verdict = "conformant"
+	case mustFailed:
+		s.Verdict = "NOT conformant"
+	default:
+		s.Verdict = "incomplete: a MUST clause was not tested"
+	}
+	host := "unknown host"
+	if s.HostVersion != "" {
+		host = "host Slurm " + s.HostVersion
+	}
+	s.Verdict = fmt.Sprintf("%s: %s for generation %s on %s — %d passed, %d failed, %d warnings, %d not tested, %d not applicable",
+		t.Plugin.Type, s.Verdict, t.Profile.Name, host, s.Counts.Passed, s.Counts.Failed, s.Counts.Warnings, s.Counts.NotTested, s.Counts.NotApplicable)
+	return s
+}
+
+// aggregate gives a clause the worst result among its specs, passed
+// winning over not-tested only when some spec did pass.
+func aggregate(cr *ClauseResult) {
+	cr.Result = NotApplicable
+	for _, sp := range cr.Specs {
+		if rank[sp.Result] > rank[cr.Result] || cr.Result == NotApplicable && sp.Result != NotApplicable {
+			cr.Result, cr.Reason = sp.Result, sp.Reason
+		}
+	}
+	if cr.Result == NotTested {
+		for _, sp := range cr.Specs {
+			if sp.Result == Passed {
+				cr.Result, cr.Reason = Passed, "some specs not tested: "+cr.Reason
+				break
+			}
+		}
+	}
+}
+
+func levelOf(id string) Level {
+	for _, c := range Clauses {
+		if c.ID == id {
+			return c.Level
+		}
+	}
+	return May
+}
+
+// WriteTable prints the summary as a table and the verdict line.
+func (s *Summary) WriteTable(w io.Writer) {
+	fmt.Fprintf(w, "\n%-18s %-7s %-15s %s\n", "CLAUSE", "LEVEL", "RESULT", "DETAIL")
+	for _, c := range s.Clauses {
+		detail := c.Reason
+		if len(detail) > 100 {
+			detail = detail[:97] + "..."
+		}
+		fmt.Fprintf(w, "%-18s %-7s %-15s %s\n", c.ID, c.Level, c.Result, detail)
+	}
+	fmt.Fprintf(w, "\n%s\n", s.Verdict)
+}
