@@ -185,4 +185,3 @@ func firstLine(s string) string {
 
 // generationOf names a target's generation for reports.
 func generationOf(t *loader.Target) string { return t.Profile.Describe() }
-

@@ -8,7 +8,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-
 )
 
 // Metadata clauses read the plugin's file; no plugin code runs.
@@ -101,4 +100,3 @@ func init() {
 
 // describeErrno formats an errno for messages.
 func describeErrno(e int32) string { return fmt.Sprintf("errno %d", e) }
-

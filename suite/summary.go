@@ -85,7 +85,7 @@ func specResult(r types.SpecReport) SpecResult {
 		sr.Result = Passed
 		for _, e := range r.ReportEntries {
 			if e.Name == warningEntry {
-				sr.Result, sr.Reason = Warning, e.StringRepresentation()
+				sr.Result, sr.Reason = Warning, firstLine(e.StringRepresentation())
 			}
 		}
 	case r.State == types.SpecStateSkipped:

@@ -1,0 +1,5 @@
+package suite
+
+import "os"
+
+func osHostname() (string, error) { return os.Hostname() }
