@@ -29,6 +29,9 @@ type SandboxOptions struct {
 	AuthInfo string
 	// ExtraConf lines are appended to the generated slurm.conf.
 	ExtraConf []string
+	// Daemon is the Slurm daemon workers pretend to be ("slurmctld", …);
+	// empty for a client process.
+	Daemon string
 	// UID and GID for workers; nil means NobodyUID when root, else our own.
 	UID, GID *int
 	// CallTimeout bounds each plugin call (default 10s).

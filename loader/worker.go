@@ -60,7 +60,7 @@ func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
 	syms := symbolsOf(s.Target.Profile)
 	cfg, err := json.Marshal(worker.Config{
 		HostLib: s.hostLib, Plugin: s.plugin, SlurmConf: s.Conf, Symbols: syms, HostSymbols: hostSymbols,
-		AddressSpace: s.opts.AddressSpace, CPUSeconds: 600,
+		AddressSpace: s.opts.AddressSpace, CPUSeconds: 600, Daemon: s.opts.Daemon,
 	})
 	if err != nil {
 		return nil, err

@@ -33,6 +33,12 @@ type Config struct {
 	// PrivateKey and PublicKey are cred key files to use instead of the
 	// generated ones.
 	PrivateKey, PublicKey string
+	// Daemon runs the plugin as inside this Slurm daemon ("slurmctld",
+	// "slurmd", "sackd", …) rather than in a client command: some plugins
+	// load keys only there (auth/jwt in slurmctld, auth/slurm in daemons).
+	Daemon string
+	// ConfLines are added to the generated slurm.conf.
+	ConfLines []string
 	// CallTimeout bounds each plugin call (default 10s).
 	CallTimeout time.Duration
 	// Seed makes randomised specs (fuzz corpora, model sequences)
@@ -48,4 +54,6 @@ type RunOptions struct {
 	JSONReport  string
 	Verbose     bool
 	NoColor     bool
+	// Quiet reports only failures as they happen (Ginkgo's succinct mode).
+	Quiet bool
 }

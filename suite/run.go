@@ -68,6 +68,7 @@ func prepare(cfg *Config) (*runState, error) {
 	rs.authInfo = strings.Join(info, ",")
 	rs.sandbox, err = t.NewSandbox(loader.SandboxOptions{
 		SlurmConf: cfg.SlurmConf, AuthInfo: rs.authInfo, CallTimeout: cfg.CallTimeout,
+		Daemon: cfg.Daemon, ExtraConf: cfg.ConfLines,
 	})
 	if err != nil {
 		rs.close()
@@ -148,7 +149,7 @@ func Run(cfg Config, opts RunOptions) (*Summary, error) {
 		suiteCfg.RandomSeed = cfg.Seed
 	}
 	repCfg.JUnitReport, repCfg.JSONReport = opts.JUnitReport, opts.JSONReport
-	repCfg.Verbose, repCfg.NoColor = opts.Verbose, opts.NoColor
+	repCfg.Verbose, repCfg.NoColor, repCfg.Succinct = opts.Verbose, opts.NoColor, opts.Quiet
 	current = rs
 	RunSpecs(&failer{}, "plugincheck "+rs.target.Plugin.Type, suiteCfg, repCfg)
 	current = nil

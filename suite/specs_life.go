@@ -35,6 +35,11 @@ func (c *Ctx) lifecycle(w *loader.Worker) lifecycleOf {
 
 const heapSlack = 64 << 10
 
+// finiSlack allows for what the C library keeps after a plugin's first use
+// (stdio buffers, name-service caches): a plugin that leaks its state
+// leaks far more.
+const finiSlack = 256 << 10
+
 func init() {
 	register(Spec{Clause: "LIFE-INIT", Level: Must, Kinds: bothKind, Area: Lifecycle,
 		Text: "init() returns SLURM_SUCCESS in a correctly configured host",
@@ -83,11 +88,6 @@ func init() {
 				c.NotApplicable("the plugin exports no fini()")
 			}
 			l := c.lifecycle(w)
-			// A first init/use/fini lets the C library and host settle their
-			// own one-time allocations (stdio buffers, caches).
-			l.init()
-			l.use()
-			l.fini()
 			before, err := w.HeapInUse()
 			Expect(err).NotTo(HaveOccurred())
 			_, err = l.init()
@@ -97,7 +97,7 @@ func init() {
 			Expect(err).NotTo(HaveOccurred())
 			after, err := w.HeapInUse()
 			Expect(err).NotTo(HaveOccurred())
-			Expect(int64(after)-int64(before)).To(BeNumerically("<", heapSlack),
+			Expect(int64(after)-int64(before)).To(BeNumerically("<", finiSlack),
 				"heap grew by %d bytes over init, use and fini", int64(after)-int64(before))
 		}})
 	register(Spec{Clause: "LIFE-RELOAD", Level: Must, Kinds: bothKind, Area: Lifecycle,
@@ -155,7 +155,7 @@ func init() {
 func (c *Ctx) badConf() {
 	sb, err := c.Target().NewSandbox(loader.SandboxOptions{
 		AuthInfo:    "socket=/nonexistent/plugincheck/munge.sock,key=/nonexistent/plugincheck/key",
-		CallTimeout: c.run.cfg.CallTimeout,
+		CallTimeout: c.run.cfg.CallTimeout, Daemon: c.run.cfg.Daemon, ExtraConf: c.run.cfg.ConfLines,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	defer sb.Close()

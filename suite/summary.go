@@ -85,7 +85,7 @@ func specResult(r types.SpecReport) SpecResult {
 		sr.Result = Passed
 		for _, e := range r.ReportEntries {
 			if e.Name == warningEntry {
-				sr.Result, sr.Reason = Warning, firstLine(e.StringRepresentation())
+				sr.Result, sr.Reason = Warning, reasonOf(e.StringRepresentation())
 			}
 		}
 	case r.State == types.SpecStateSkipped:
@@ -104,9 +104,20 @@ func specResult(r types.SpecReport) SpecResult {
 	case r.State == types.SpecStatePending:
 		sr.Result, sr.Reason = NotTested, "pending"
 	default:
-		sr.Result, sr.Reason = Failed, firstLine(r.Failure.Message)
+		sr.Result, sr.Reason = Failed, reasonOf(r.Failure.Message)
 	}
 	return sr
+}
+
+// reasonOf is the line of a failure message that says what went wrong.
+// Gomega's HaveOccurred without an annotation starts with "Unexpected
+// error:" and the error's type; the error's text follows.
+func reasonOf(msg string) string {
+	lines := strings.Split(strings.TrimSpace(msg), "\n")
+	if strings.TrimSpace(lines[0]) == "Unexpected error:" && len(lines) > 2 {
+		return strings.TrimSpace(lines[2])
+	}
+	return strings.TrimSpace(lines[0])
 }
 
 // rank orders results from best to worst for a clause's aggregate.

@@ -33,6 +33,9 @@ func runCmd(args []string, stdout io.Writer) error {
 	fs.IntVar(&cfg.AuthTTL, "auth-ttl", 0, "credential lifetime in seconds (configured as ttl=N in AuthInfo)")
 	fs.StringVar(&cfg.PrivateKey, "private-key", "", "cred private key file")
 	fs.StringVar(&cfg.PublicKey, "public-key", "", "cred public key file")
+	fs.StringVar(&cfg.Daemon, "as-daemon", "", "run the plugin as inside this Slurm daemon (slurmctld, slurmd, sackd, …)")
+	var confLines multiFlag
+	fs.Var(&confLines, "conf-line", "a line to add to the generated slurm.conf (repeatable)")
 	fs.Int64Var(&cfg.Seed, "seed", 0, "random seed (0: pick one)")
 	fs.DurationVar(&cfg.CallTimeout, "call-timeout", 10*time.Second, "deadline of one plugin call")
 	fs.StringVar(&opts.LabelFilter, "label-filter", "", "Ginkgo label filter, e.g. 'MUST && !wire'")
@@ -54,6 +57,7 @@ func runCmd(args []string, stdout io.Writer) error {
 		return &usageError{"--auth-ttl must not be negative"}
 	}
 	opts.Focus, opts.Skip = focus, skip
+	cfg.ConfLines = confLines
 	cfg.Loader, cfg.SlurmConf = hf.options(), hf.slurmConf
 	worst := 0
 	var summaries []*suite.Summary

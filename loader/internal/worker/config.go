@@ -29,6 +29,10 @@ type Config struct {
 	// HostSymbols are looked up in the host library and follow Symbols in
 	// the worker's symbol table.
 	HostSymbols []string `json:"host_symbols,omitempty"`
+	// Daemon makes the host believe it runs inside this Slurm daemon
+	// ("slurmctld", "slurmd", "sackd", …), before the configuration and the
+	// plugin load. Empty: a client process, like any Slurm command.
+	Daemon string `json:"daemon,omitempty"`
 	// AddressSpace bounds RLIMIT_AS in bytes (0: unlimited); CPUSeconds
 	// bounds RLIMIT_CPU (0: unlimited). Core dumps are always off.
 	AddressSpace uint64 `json:"address_space,omitempty"`

@@ -151,6 +151,11 @@ func setup() (*server, error) {
 	if s.h.initBuf == 0 || s.h.freeBuf == 0 || s.h.xcalloc == 0 || s.h.xfree == 0 {
 		return s, fmt.Errorf("host library %s lacks init_buf, free_buf, slurm_xcalloc or slurm_xfree", cfg.HostLib)
 	}
+	if cfg.Daemon != "" {
+		if err := s.becomeDaemon(hh, cfg.Daemon); err != nil {
+			return s, err
+		}
+	}
 	if cfg.SlurmConf != "" && s.h.confInit != 0 {
 		path := append([]byte(cfg.SlurmConf), 0)
 		if rc, _, _ := purego.SyscallN(s.h.confInit, uintptr(unsafe.Pointer(&path[0]))); int32(rc) != 0 {
@@ -221,6 +226,31 @@ func (s *server) reload() {
 	for _, p := range s.syms {
 		s.enc.U64(uint64(p))
 	}
+}
+
+// daemonBits are the IS_* flags of run_in_daemon.h (25.05+), where the
+// global uint32_t slurm_daemon says which daemon a process is.
+var daemonBits = map[string]uint32{
+	"slurmdbd": 1 << 1, "slurmscriptd": 1 << 2, "slurmctld": 1 << 3, "slurmd": 1 << 4,
+	"slurmstepd": 1 << 5, "sackd": 1 << 6, "slurmrestd": 1 << 7,
+}
+
+// becomeDaemon sets what run_in_daemon() reads: slurm_prog_name up to
+// 24.11 (normally set by log_init from argv[0]), slurm_daemon from 25.05.
+func (s *server) becomeDaemon(host uintptr, name string) error {
+	if p := dlsym(host, "slurm_prog_name"); p != 0 {
+		*(*uintptr)(addr(p)) = s.c.alloc([]byte(name), 1)
+		return nil
+	}
+	if p := dlsym(host, "slurm_daemon"); p != 0 {
+		bit, ok := daemonBits[name]
+		if !ok {
+			return fmt.Errorf("unknown Slurm daemon %q", name)
+		}
+		*(*uint32)(addr(p)) = bit
+		return nil
+	}
+	return fmt.Errorf("host library has neither slurm_prog_name nor slurm_daemon: cannot run as %s", name)
 }
 
 // rtldNoload is RTLD_NOLOAD from dlfcn.h.

@@ -1,0 +1,131 @@
+package suite_test
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/plugincheck/plugincheck/internal/testenv"
+	"github.com/plugincheck/plugincheck/loader"
+	"github.com/plugincheck/plugincheck/suite"
+)
+
+// workerIdentity is who workers run as (see loader.NewSandbox).
+func workerIdentity() (uid, gid int) {
+	if os.Geteuid() == 0 {
+		return loader.NobodyUID, loader.WorkerGID
+	}
+	return os.Getuid(), os.Getgid()
+}
+
+// secretFile writes a key only the worker's uid may read, as auth/jwt
+// (26.05) and auth/slurm insist.
+func secretFile(t *testing.T, dir, name string, n int) string {
+	key := make([]byte, n)
+	rand.Read(key)
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	uid, gid := workerIdentity()
+	if os.Geteuid() == 0 {
+		if err := os.Chown(path, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path
+}
+
+// jwtFor mints the HS256 token auth/jwt expects in $SLURM_JWT.
+func jwtFor(t *testing.T, keyFile, user string) string {
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := base64.RawURLEncoding
+	now := time.Now().Unix()
+	unsigned := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." +
+		enc.EncodeToString([]byte(fmt.Sprintf(`{"exp":%d,"iat":%d,"sun":%q}`, now+3600, now, user)))
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(unsigned))
+	return unsigned + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
+func keyDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "plugincheck-keys-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	return dir
+}
+
+// realAuthSetups is how each real auth plugin is set up so the suite can
+// exercise it as Slurm would.
+func realAuthSetup(t *testing.T, plugin string, cfg *suite.Config) {
+	switch plugin {
+	case "auth_none", "auth_munge":
+		cfg.AuthTTL = 1 // auth/munge: AuthInfo ttl=1; auth/none has no lifetime
+	case "auth_jwt":
+		// Keys are loaded only in slurmctld and slurmdbd; credentials carry
+		// the token in $SLURM_JWT. Its lifetime is the token's, so
+		// AUTH-EXPIRY is not tested.
+		key := secretFile(t, keyDir(t), "jwt_hs256.key", 32)
+		uid, _ := workerIdentity()
+		u, err := user.LookupId(strconv.Itoa(uid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("SLURM_JWT", jwtFor(t, key, u.Username))
+		cfg.Daemon = "slurmctld"
+		cfg.ConfLines = []string{"AuthAltTypes=auth/jwt", "AuthAltParameters=jwt_key=" + key}
+	case "auth_slurm":
+		// A daemon signs with $SLURM_SACK_KEY itself; SLURM_CONFIG_FETCH
+		// keeps it from opening its SACK listener.
+		t.Setenv("SLURM_SACK_KEY", secretFile(t, keyDir(t), "slurm.key", 64))
+		t.Setenv("SLURM_CONFIG_FETCH", "1")
+		cfg.Daemon = "slurmctld"
+		cfg.AuthTTL = 1
+	}
+}
+
+// TestRealAuthPlugins pins what the suite finds in every real Debian auth
+// plugin of the four generations (suite/testdata/real-plugins.txt); each
+// finding is explained, and checked against the plugin's source, in
+// docs/real-plugins.md.
+func TestRealAuthPlugins(t *testing.T) {
+	var names, got []string
+	for _, rel := range testenv.Releases(t) {
+		for _, plugin := range []string{"auth_none", "auth_munge", "auth_jwt", "auth_slurm"} {
+			path := filepath.Join(testenv.PluginDir(t, rel), plugin+".so")
+			if _, err := os.Stat(path); err != nil {
+				continue
+			}
+			name := rel + "/" + plugin
+			names = append(names, name)
+			t.Run(name, func(t *testing.T) {
+				cfg := suite.Config{Plugin: path}
+				realAuthSetup(t, plugin, &cfg)
+				s, err := suite.Run(cfg, suite.RunOptions{NoColor: true, Quiet: true})
+				if err != nil {
+					t.Fatalf("run: %v", err)
+				}
+				got = append(got, findings(name, s)...)
+			})
+		}
+	}
+	if len(names) < 14 {
+		t.Errorf("checked %d real auth plugins, want the 14 of the four Debian generations", len(names))
+	}
+	compareFindings(t, "real-plugins.txt", names, got)
+}
+
