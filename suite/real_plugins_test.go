@@ -128,4 +128,3 @@ func TestRealAuthPlugins(t *testing.T) {
 	}
 	compareFindings(t, "real-plugins.txt", names, got)
 }
-
