@@ -1,0 +1,164 @@
+package suite_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/plugincheck/plugincheck/internal/testenv"
+	"github.com/plugincheck/plugincheck/loader"
+	"github.com/plugincheck/plugincheck/suite"
+)
+
+// goodFixtures maps each known-good auth fixture to the release series of
+// the host it is built for.
+var goodFixtures = map[string]string{
+	"auth_good_2011.so":    "20.11",
+	"auth_good_2011deb.so": "20.11",
+	"auth_good_2205.so":    "22.05",
+	"auth_good_2411.so":    "24.11",
+	"auth_good_2605.so":    "26.05",
+}
+
+// defect is one row of fixtures/auth/defects.tsv.
+type defect struct{ fixture, clause, level, what string }
+
+func readDefects(t *testing.T) []defect {
+	path := filepath.Join(testenv.RepoRoot(t), "fixtures", "auth", "defects.tsv")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []defect
+	sc := bufio.NewScanner(f)
+	for first := true; sc.Scan(); first = false {
+		cols := strings.Split(sc.Text(), "\t")
+		if first || len(cols) < 4 {
+			continue // header
+		}
+		out = append(out, defect{cols[0], cols[1], cols[2], cols[3]})
+	}
+	return out
+}
+
+// checkFixture runs the suite on a fixture built for series' host, with a
+// one-second lifetime so expiry is tested.
+func checkFixture(t *testing.T, name, series string) *suite.Summary {
+	s, err := suite.Run(suite.Config{
+		Plugin:  testenv.Fixture(t, name),
+		Loader:  loader.Options{HostOptions: loader.HostOptions{SlurmLib: testenv.Plugin(t, series, "libslurmfull.so")}},
+		AuthTTL: 1,
+	}, suite.RunOptions{NoColor: true, Quiet: true})
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return s
+}
+
+// TestGoodFixtures: each correct plugin passes every clause (or the clause
+// does not apply to its generation), with no warnings, and exits 0.
+func TestGoodFixtures(t *testing.T) {
+	for name, series := range goodFixtures {
+		t.Run(name, func(t *testing.T) {
+			s := checkFixture(t, name, series)
+			for _, c := range s.Clauses {
+				if c.Result != suite.Passed && c.Result != suite.NotApplicable {
+					t.Errorf("%s %s: %s", c.ID, c.Result, c.Reason)
+				}
+			}
+			if s.ExitCode() != 0 {
+				t.Errorf("exit status %d: %s", s.ExitCode(), s.Verdict)
+			}
+		})
+	}
+}
+
+// TestBrokenFixtures: each broken plugin fails its target clause (MUST) or
+// warns on it (SHOULD, MAY), and every other clause that does not pass is
+// pinned in suite/testdata/fixtures.txt as expected collateral.
+func TestBrokenFixtures(t *testing.T) {
+	defects := readDefects(t)
+	if len(defects) < len(suite.Clauses)-6 { // PLG..AUTH minus the clauses two fixtures share
+		t.Fatalf("only %d broken fixtures", len(defects))
+	}
+	caught := map[string]bool{}
+	var names, got []string
+	for _, d := range defects {
+		name := strings.TrimSuffix(d.fixture, ".so")
+		names = append(names, name)
+		t.Run(name, func(t *testing.T) {
+			s := checkFixture(t, d.fixture, "22.05")
+			want := suite.Failed
+			if d.level != "MUST" {
+				want = suite.Warning
+			}
+			var target *suite.ClauseResult
+			for i := range s.Clauses {
+				if s.Clauses[i].ID == d.clause {
+					target = &s.Clauses[i]
+				}
+			}
+			if target == nil || target.Result != want {
+				t.Errorf("%s (%s) should make %s %s; got %+v", d.fixture, d.what, d.clause, want, target)
+			} else {
+				caught[d.clause] = true
+			}
+			got = append(got, findings(name, s)...)
+		})
+	}
+	for _, c := range suite.Clauses {
+		if strings.HasPrefix(c.ID, "PLG-") || strings.HasPrefix(c.ID, "LIFE-") ||
+			strings.HasPrefix(c.ID, "ERR-") || strings.HasPrefix(c.ID, "AUTH-") {
+			if !caught[c.ID] {
+				t.Errorf("no broken fixture is caught by %s", c.ID)
+			}
+		}
+	}
+	compareFindings(t, "fixtures.txt", names, got)
+	if *update {
+		writeMatrix(t, defects, got)
+	}
+}
+
+// writeMatrix regenerates the fixture matrix in fixtures/README.md between
+// its markers.
+func writeMatrix(t *testing.T, defects []defect, lines []string) {
+	other := map[string][]string{}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if f[1] != "verdict" {
+			other[f[0]] = append(other[f[0]], f[1]+" "+strings.ReplaceAll(f[2], "-", " "))
+		}
+	}
+	var b strings.Builder
+	b.WriteString("| fixture | defect | target clause | every clause that does not pass (the target, then collateral) |\n|---|---|---|---|\n")
+	for _, d := range defects {
+		name := strings.TrimSuffix(d.fixture, ".so")
+		found := other[name]
+		sort.SliceStable(found, func(i, j int) bool {
+			return strings.HasPrefix(found[i], d.clause+" ") && !strings.HasPrefix(found[j], d.clause+" ")
+		})
+		fmt.Fprintf(&b, "| `%s` | %s | %s (%s) | %s |\n", d.fixture, d.what, d.clause, d.level, strings.Join(found, "; "))
+	}
+	path := filepath.Join(testenv.RepoRoot(t), "fixtures", "README.md")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const begin, end = "<!-- matrix:begin (go test ./suite -run TestBrokenFixtures -args -update) -->", "<!-- matrix:end -->"
+	s := string(data)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		s += "\n## Self-validation matrix\n\n" + begin + "\n" + b.String() + end + "\n"
+	} else {
+		s = s[:i+len(begin)] + "\n" + b.String() + s[j:]
+	}
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
