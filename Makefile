@@ -7,6 +7,9 @@ SHELL        := /bin/bash
 GO           ?= go
 CACHE        ?= $(CURDIR)/.cache/slurm
 BIN          := $(CURDIR)/bin/plugincheck
+# The version certification bundles record; the commit when not tagged.
+VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS      := -X github.com/plugincheck/plugincheck/internal/bundle.version=$(VERSION)
 export CGO_ENABLED := 0
 
 # Packages the tests need from the machine's Debian archive: munged for the
@@ -18,7 +21,7 @@ APT_PACKAGES := munge gcc make binutils
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/plugincheck
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/plugincheck
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \

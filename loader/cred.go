@@ -2,7 +2,9 @@ package loader
 
 import (
 	"fmt"
+	"time"
 
+	"github.com/plugincheck/plugincheck/loader/internal/wire"
 	"github.com/plugincheck/plugincheck/loader/profile"
 )
 
@@ -90,16 +92,67 @@ func (c *Cred) FreeSignature(sig Signature) error {
 	return c.W.Free(sig.Ptr, true)
 }
 
+// Cycles signs and verifies data iterations times on each of threads OS
+// threads inside the worker, freeing every signature with xfree.
+func (c *Cred) Cycles(threads, iterations int, priv, pub uintptr, data []byte) (CycleResult, error) {
+	sign, verify := c.Profile.Func(profile.OpSign), c.Profile.Func(profile.OpVerifySign)
+	if sign == nil || verify == nil {
+		return CycleResult{}, &ErrNotInGeneration{Op: profile.OpSign, Generation: c.Profile.Name}
+	}
+	req := wire.CredCycles{
+		Threads: uint8(threads), Iterations: uint32(iterations), PrivKey: uint64(priv), PubKey: uint64(pub), Data: data,
+		Sign: int16(c.W.syms[sign.Symbol]), Verify: int16(c.W.syms[verify.Symbol]), ReplayArg: len(verify.Params) == 6,
+	}
+	c.W.enc.Reset()
+	c.W.enc.U8(uint8(wire.OpCredCycles))
+	req.Encode(&c.W.enc)
+	d, err := c.W.roundTripWithin("cred cycles", c.W.enc.Bytes(), c.W.timeout*time.Duration(1+iterations/100))
+	if err != nil {
+		return CycleResult{}, err
+	}
+	var r wire.AuthCyclesResult
+	r.Decode(d)
+	return CycleResult{Completed: int(r.Completed), Failed: int(r.Failed), FirstFailure: r.FirstFailure,
+		HeapGrowth: int64(r.HeapAfter) - int64(r.HeapBefore)}, d.Err()
+}
+
 // VerifySign checks sig over data. replayOK is passed where the generation
 // has the argument (22.05.11+); passing it to the five-argument form is
 // harmless on x86-64 but the facade does not.
 func (c *Cred) VerifySign(key uintptr, data, sig []byte, replayOK bool) (int32, Result, error) {
-	args := []Arg{Ptr(key), Bytes(data), Int(int64(len(data))), Bytes(sig), Int(int64(len(sig)))}
+	// Exactly sig_size bytes, as the framework unpacks them, ending at a
+	// guard page: a plugin that reads the signature past sig_size (as a C
+	// string, say) faults instead of reading whatever follows.
+	// A zero-length signature is NULL, as unpackmem_xmalloc gives it.
+	sigArg := Guarded(sig)
+	if len(sig) == 0 {
+		sigArg = Null
+	}
+	args := []Arg{Ptr(key), Bytes(data), Int(int64(len(data))), sigArg, Int(int64(len(sig)))}
 	if f := c.Profile.Func(profile.OpVerifySign); f != nil && len(f.Params) == 6 {
 		args = append(args, Int(b2i(replayOK)))
 	}
 	r, err := call(c.W, c.Profile, profile.OpVerifySign, args...)
 	return r.Int(), r, err
+}
+
+// VerifySignWith passes arguments as given, for NULL and mismatched sizes.
+func (c *Cred) VerifySignWith(key uintptr, data Arg, dataLen int, sig Arg, sigLen int, replayOK bool) (int32, Result, error) {
+	args := []Arg{Ptr(key), data, Int(int64(dataLen)), sig, Int(int64(sigLen))}
+	if f := c.Profile.Func(profile.OpVerifySign); f != nil && len(f.Params) == 6 {
+		args = append(args, Int(b2i(replayOK)))
+	}
+	r, err := call(c.W, c.Profile, profile.OpVerifySign, args...)
+	return r.Int(), r, err
+}
+
+// SignWith passes arguments as given (NULL key or buffer, odd sizes).
+func (c *Cred) SignWith(key uintptr, data Arg, dataLen int) (Signature, int32, Result, error) {
+	r, err := call(c.W, c.Profile, profile.OpSign, Ptr(key), data, Int(int64(dataLen)), Out(8), Out(4))
+	if err != nil {
+		return Signature{}, 0, r, err
+	}
+	return Signature{Ptr: uintptr(r.Out(0)), Size: uint32(r.Out(1))}, r.Int(), r, nil
 }
 
 func b2i(b bool) int64 {

@@ -149,6 +149,10 @@ func systemGlibc() string {
 	return ""
 }
 
+// GlibcVersion is the newest GLIBC_2.x version the C library at path
+// defines ("GLIBC_2.36"), "" when it is not one.
+func GlibcVersion(path string) string { return glibcProvided(path) }
+
 func glibcProvided(libc string) string {
 	f, err := elf.Open(libc)
 	if err != nil {

@@ -383,6 +383,10 @@ func Bytes(b []byte) Arg { return Arg{kind: wire.ArgBytes, b: b} }
 // CString passes a pointer to a NUL-terminated copy of s.
 func CString(s string) Arg { return Arg{kind: wire.ArgCString, b: []byte(s)} }
 
+// Guarded passes a pointer to a copy of b whose last byte sits just before
+// an unmapped page: a callee that reads past len(b) faults.
+func Guarded(b []byte) Arg { return Arg{kind: wire.ArgGuarded, b: b} }
+
 // Out passes a pointer to n zeroed bytes whose contents the call's Result
 // returns.
 func Out(n int) Arg { return Arg{kind: wire.ArgOut, v: uint64(n)} }
@@ -437,7 +441,7 @@ func (w *Worker) Call(sym string, args ...Arg) (Result, error) {
 		switch a.kind {
 		case wire.ArgInt:
 			w.enc.U64(a.v)
-		case wire.ArgBytes, wire.ArgCString:
+		case wire.ArgBytes, wire.ArgCString, wire.ArgGuarded:
 			w.enc.Blob(a.b)
 		case wire.ArgOut:
 			w.enc.U32(uint32(a.v))

@@ -39,6 +39,10 @@ type Config struct {
 	Daemon string
 	// ConfLines are added to the generated slurm.conf.
 	ConfLines []string
+	// CredCorpus is a directory of valid packed credentials (23.11+ cred
+	// plugins, whose wire the suite cannot build without the release's
+	// struct layouts): CRED2-UNPACK-BAD mutates each one.
+	CredCorpus string
 	// CallTimeout bounds each plugin call (default 10s).
 	CallTimeout time.Duration
 	// Seed makes randomised specs (fuzz corpora, model sequences)

@@ -128,3 +128,24 @@ func TestRealAuthPlugins(t *testing.T) {
 	}
 	compareFindings(t, "real-plugins.txt", names, got)
 }
+
+// TestRealCredPlugins pins what the suite finds in Debian's cred plugins
+// (key API up to 23.02, CRED2 from 23.11), in the same file.
+func TestRealCredPlugins(t *testing.T) {
+	var names, got []string
+	for _, rel := range testenv.Releases(t) {
+		for _, plugin := range []string{"cred_none", "cred_munge"} {
+			path := filepath.Join(testenv.PluginDir(t, rel), plugin+".so")
+			name := rel + "/" + plugin
+			names = append(names, name)
+			t.Run(name, func(t *testing.T) {
+				s, err := suite.Run(suite.Config{Plugin: testenv.Need(t, "plugin", path)}, suite.RunOptions{NoColor: true, Quiet: true})
+				if err != nil {
+					t.Fatalf("run: %v", err)
+				}
+				got = append(got, findings(name, s)...)
+			})
+		}
+	}
+	compareFindings(t, "real-plugins.txt", names, got)
+}

@@ -3,6 +3,7 @@ package suite
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/plugincheck/plugincheck/loader"
 	"github.com/plugincheck/plugincheck/loader/munged"
+	"github.com/plugincheck/plugincheck/loader/profile"
 )
 
 // ServeWorkerIfRequested must be the first call in main and in TestMain of
@@ -27,7 +29,9 @@ type runState struct {
 	sandbox  *loader.Sandbox
 	munged   *munged.Daemon
 	authInfo string
-	report   types.Report
+	// keys holds the cred key files the suite made (good and bad ones).
+	keys   *keyFiles
+	report types.Report
 }
 
 // current is the run under way; Ginkgo runs one suite at a time.
@@ -66,6 +70,12 @@ func prepare(cfg *Config) (*runState, error) {
 		info = append(info, fmt.Sprintf("ttl=%d", cfg.AuthTTL))
 	}
 	rs.authInfo = strings.Join(info, ",")
+	if t.Plugin.Kind() == profile.Cred {
+		if rs.keys, err = makeKeyFiles(cfg, rs); err != nil {
+			rs.close()
+			return nil, err
+		}
+	}
 	rs.sandbox, err = t.NewSandbox(loader.SandboxOptions{
 		SlurmConf: cfg.SlurmConf, AuthInfo: rs.authInfo, CallTimeout: cfg.CallTimeout,
 		Daemon: cfg.Daemon, ExtraConf: cfg.ConfLines,
@@ -74,10 +84,22 @@ func prepare(cfg *Config) (*runState, error) {
 		rs.close()
 		return nil, err
 	}
+	// Load host, configuration and plugin once before any spec: a
+	// slurm.conf the host rejects, or a plugin that cannot be loaded, is a
+	// setup error (exit 2), not a failure of every spec.
+	w, err := rs.sandbox.Start(context.Background())
+	if err != nil {
+		rs.close()
+		return nil, err
+	}
+	w.Close()
 	return rs, nil
 }
 
 func (rs *runState) close() {
+	if rs.keys != nil {
+		os.RemoveAll(rs.keys.dir)
+	}
 	if rs.sandbox != nil {
 		rs.sandbox.Close()
 	}

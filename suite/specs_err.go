@@ -20,6 +20,15 @@ type outcome struct {
 	failed bool
 }
 
+// probeLog collects outcomes; a call failed when an int return is non-zero
+// or a pointer return is NULL.
+type probeLog []outcome
+
+func (l *probeLog) add(call string, ret profile.CType, value int64, errno int32) {
+	failed := ret == profile.Int && value != 0 || ret == profile.Ptr && value == 0
+	*l = append(*l, outcome{call, ret, value, errno, failed})
+}
+
 func (o outcome) String() string {
 	return fmt.Sprintf("%s returned %d with errno %d", o.call, o.value, o.errno)
 }
@@ -29,11 +38,8 @@ func (o outcome) String() string {
 // minimum, pack at that version, and an unsupported thread_config.
 func (c *Ctx) authProbes() []outcome {
 	k := c.authKit()
-	var out []outcome
-	add := func(call string, ret profile.CType, value int64, errno int32) {
-		failed := ret == profile.Int && value != 0 || ret == profile.Ptr && value == 0
-		out = append(out, outcome{call, ret, value, errno, failed})
-	}
+	var out probeLog
+	add := out.add
 	cred := k.create([]byte("probe"))
 	packed := k.pack(cred)
 	for i, v := range flips(packed) {

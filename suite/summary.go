@@ -28,6 +28,7 @@ const (
 // SpecResult is one spec's outcome.
 type SpecResult struct {
 	Text     string        `json:"text"`
+	Level    Level         `json:"level"`
 	Result   Result        `json:"result"`
 	Reason   string        `json:"reason,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
@@ -79,7 +80,12 @@ func (s *Summary) ExitCode() int {
 }
 
 func specResult(r types.SpecReport) SpecResult {
-	sr := SpecResult{Text: r.LeafNodeText, Duration: r.RunTime}
+	sr := SpecResult{Text: r.LeafNodeText, Duration: r.RunTime, Level: May}
+	for _, l := range r.Labels() {
+		if l == string(Must) || l == string(Should) {
+			sr.Level = Level(l)
+		}
+	}
 	switch {
 	case r.State == types.SpecStatePassed:
 		sr.Result = Passed
@@ -114,14 +120,36 @@ func specResult(r types.SpecReport) SpecResult {
 // error:" and the error's type; the error's text follows.
 func reasonOf(msg string) string {
 	lines := strings.Split(strings.TrimSpace(msg), "\n")
-	if strings.TrimSpace(lines[0]) == "Unexpected error:" && len(lines) > 2 {
-		return strings.TrimSpace(lines[2])
+	for i, l := range lines {
+		if strings.TrimSpace(l) == "Unexpected error:" && i+2 < len(lines) {
+			errText := strings.TrimSpace(lines[i+2])
+			if i == 0 {
+				return errText
+			}
+			return strings.TrimSpace(lines[0]) + ": " + errText
+		}
 	}
 	return strings.TrimSpace(lines[0])
 }
 
-// rank orders results from best to worst for a clause's aggregate.
-var rank = map[Result]int{NotApplicable: 0, Passed: 1, NotTested: 2, Warning: 3, Failed: 4}
+// rank orders spec results from best to worst for a clause's aggregate. A
+// MUST spec not tested outranks a SHOULD spec's warning: a clause with one
+// is incomplete, whatever else it found.
+func rank(sr SpecResult) int {
+	switch {
+	case sr.Result == Failed:
+		return 5
+	case sr.Result == NotTested && sr.Level == Must:
+		return 4
+	case sr.Result == Warning:
+		return 3
+	case sr.Result == NotTested:
+		return 2
+	case sr.Result == Passed:
+		return 1
+	}
+	return 0
+}
 
 func summarize(rs *runState) *Summary {
 	t := rs.target
@@ -201,9 +229,10 @@ func summarize(rs *runState) *Summary {
 // winning over not-tested only when some spec did pass.
 func aggregate(cr *ClauseResult) {
 	cr.Result = NotApplicable
+	worst := 0
 	for _, sp := range cr.Specs {
-		if rank[sp.Result] > rank[cr.Result] || cr.Result == NotApplicable && sp.Result != NotApplicable {
-			cr.Result, cr.Reason = sp.Result, sp.Reason
+		if r := rank(sp); r > worst {
+			worst, cr.Result, cr.Reason = r, sp.Result, sp.Reason
 		}
 	}
 	if cr.Result == NotTested {

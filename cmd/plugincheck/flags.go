@@ -6,8 +6,10 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/plugincheck/plugincheck/loader"
+	"github.com/plugincheck/plugincheck/suite"
 )
 
 // hostFlags are the flags of every command that opens a plugin.
@@ -32,6 +34,42 @@ func (h *hostFlags) options() loader.Options {
 		HostOptions: loader.HostOptions{SlurmLib: h.slurmLib, Sysroot: h.sysroot, LibraryPath: dirs},
 		Generation:  h.generation,
 	}
+}
+
+// suiteFlags are the flags that configure a run's host and plugin setup,
+// shared by run and certify (which passes them on to its own run).
+type suiteFlags struct {
+	cfg       suite.Config
+	confLines multiFlag
+}
+
+// suiteFlagNames are the flags suiteFlags registers, for commands that
+// pass them on.
+var suiteFlagNames = []string{"munged", "auth-info", "auth-ttl", "private-key", "public-key", "as-daemon", "conf-line", "cred-corpus", "seed", "call-timeout"}
+
+func (s *suiteFlags) register(fs *flag.FlagSet) {
+	c := &s.cfg
+	fs.StringVar(&c.Munged, "munged", "", "auto: start a private munged; or the socket of a running one")
+	fs.StringVar(&c.AuthInfo, "auth-info", "", "AuthInfo for the plugin (create/verify auth_info)")
+	fs.IntVar(&c.AuthTTL, "auth-ttl", 0, "credential lifetime in seconds (configured as ttl=N in AuthInfo)")
+	fs.StringVar(&c.PrivateKey, "private-key", "", "cred private key file")
+	fs.StringVar(&c.PublicKey, "public-key", "", "cred public key file")
+	fs.StringVar(&c.Daemon, "as-daemon", "", "run the plugin as inside this Slurm daemon (slurmctld, slurmd, sackd, …)")
+	fs.Var(&s.confLines, "conf-line", "a line to add to the generated slurm.conf (repeatable)")
+	fs.StringVar(&c.CredCorpus, "cred-corpus", "", "directory of valid packed 23.11+ credentials for CRED2-UNPACK-BAD to mutate")
+	fs.Int64Var(&c.Seed, "seed", 0, "random seed (0: pick one)")
+	fs.DurationVar(&c.CallTimeout, "call-timeout", 10*time.Second, "deadline of one plugin call")
+}
+
+// config is the suite configuration the flags describe.
+func (s *suiteFlags) config(hf *hostFlags) (suite.Config, error) {
+	c := s.cfg
+	if c.AuthTTL < 0 {
+		return c, &usageError{"--auth-ttl must not be negative"}
+	}
+	c.ConfLines = s.confLines
+	c.Loader, c.SlurmConf = hf.options(), hf.slurmConf
+	return c, nil
 }
 
 // parse parses GNU-style flags that may follow positional arguments.

@@ -35,6 +35,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = inspectCmd(args[1:], stdout)
 	case "list":
 		err = listCmd(args[1:], stdout)
+	case "certify":
+		err = certifyCmd(args[1:], stdout)
+	case "verify":
+		err = verifyCmd(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -70,6 +74,11 @@ Usage:
   plugincheck [run] PLUGIN... [flags]    check plugins against the contract (the default command)
   plugincheck inspect PLUGIN [--json] [--load] [flags]   what the plugin's file says; --load also loads it in a worker
   plugincheck list                       every spec: clause, level, labels, text
+  plugincheck certify PLUGIN --product FILE --out DIR [--sign-key KEY] [flags]
+                                         run every spec and write a certification bundle
+  plugincheck certify --gen-key FILE     write a new ed25519 key pair FILE and FILE.pub for --sign-key
+  plugincheck verify DIR [--plugin PLUGIN] [--pubkey FILE]
+                                         re-check a bundle: manifest, signature, completeness, verdict
 
 Flags common to commands that load a plugin:
   --slurm-lib PATH    libslurmfull.so to use as host (default: beside the plugin, then standard directories)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/plugincheck/plugincheck/suite"
 )
@@ -25,19 +24,10 @@ func runCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var hf hostFlags
 	hf.register(fs)
-	var cfg suite.Config
+	var sf suiteFlags
+	sf.register(fs)
 	var opts suite.RunOptions
 	var focus, skip multiFlag
-	fs.StringVar(&cfg.Munged, "munged", "", "auto: start a private munged; or the socket of a running one")
-	fs.StringVar(&cfg.AuthInfo, "auth-info", "", "AuthInfo for the plugin (create/verify auth_info)")
-	fs.IntVar(&cfg.AuthTTL, "auth-ttl", 0, "credential lifetime in seconds (configured as ttl=N in AuthInfo)")
-	fs.StringVar(&cfg.PrivateKey, "private-key", "", "cred private key file")
-	fs.StringVar(&cfg.PublicKey, "public-key", "", "cred public key file")
-	fs.StringVar(&cfg.Daemon, "as-daemon", "", "run the plugin as inside this Slurm daemon (slurmctld, slurmd, sackd, …)")
-	var confLines multiFlag
-	fs.Var(&confLines, "conf-line", "a line to add to the generated slurm.conf (repeatable)")
-	fs.Int64Var(&cfg.Seed, "seed", 0, "random seed (0: pick one)")
-	fs.DurationVar(&cfg.CallTimeout, "call-timeout", 10*time.Second, "deadline of one plugin call")
 	fs.StringVar(&opts.LabelFilter, "label-filter", "", "Ginkgo label filter, e.g. 'MUST && !wire'")
 	fs.Var(&focus, "focus", "run only specs matching this regular expression (repeatable)")
 	fs.Var(&skip, "skip", "skip specs matching this regular expression (repeatable)")
@@ -53,12 +43,11 @@ func runCmd(args []string, stdout io.Writer) error {
 	if len(paths) == 0 {
 		return &usageError{"no plugin given (usage: plugincheck [run] PLUGIN... [flags])"}
 	}
-	if cfg.AuthTTL < 0 {
-		return &usageError{"--auth-ttl must not be negative"}
+	cfg, err := sf.config(&hf)
+	if err != nil {
+		return err
 	}
 	opts.Focus, opts.Skip = focus, skip
-	cfg.ConfLines = confLines
-	cfg.Loader, cfg.SlurmConf = hf.options(), hf.slurmConf
 	worst := 0
 	var summaries []*suite.Summary
 	for _, p := range paths {

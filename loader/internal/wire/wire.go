@@ -53,9 +53,12 @@ const (
 	// then looks its symbols up anew. Response: u8 still-mapped-after-dlclose,
 	// u16 count, u64 address of each symbol.
 	OpReload
+	// OpCredCycles runs sign → verify_sign → xfree loops inside the worker:
+	// a CredCycles request. Response: an AuthCyclesResult (ids unused).
+	OpCredCycles
 )
 
-var opNames = [...]string{"", "call", "alloc", "read", "cstring", "free", "newbuf", "bufdata", "setoffset", "freebuf", "heap", "xmallocinfo", "exit", "authcycles", "reload"}
+var opNames = [...]string{"", "call", "alloc", "read", "cstring", "free", "newbuf", "bufdata", "setoffset", "freebuf", "heap", "xmallocinfo", "exit", "authcycles", "reload", "credcycles"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) {
@@ -92,6 +95,7 @@ const (
 	ArgBytes                      // bytes copied to malloc'd memory for the call
 	ArgCString                    // bytes + NUL copied to malloc'd memory for the call
 	ArgOut                        // u32 size: zeroed scratch memory, returned after the call
+	ArgGuarded                    // bytes placed so their end touches an unmapped page
 )
 
 // Status is the first byte of every response.
@@ -277,4 +281,41 @@ func (r *AuthCyclesResult) Decode(d *Decoder) {
 	r.Completed, r.Failed, r.FirstFailure = d.U32(), d.U32(), d.String()
 	r.HeapBefore, r.HeapAfter = d.U64(), d.U64()
 	r.UID, r.GID = d.U32(), d.U32()
+}
+
+// CredCycles describes a loop of sign and verify_sign calls with keys the
+// worker already holds.
+type CredCycles struct {
+	Threads      uint8
+	Iterations   uint32
+	PrivKey      uint64
+	PubKey       uint64
+	Data         []byte
+	Sign, Verify int16
+	// ReplayArg is set when verify_sign takes replay_okay (passed as true:
+	// the loop measures signing and verifying, not replay protection).
+	ReplayArg bool
+}
+
+func (c *CredCycles) Encode(e *Encoder) {
+	e.U8(c.Threads)
+	e.U32(c.Iterations)
+	e.U64(c.PrivKey)
+	e.U64(c.PubKey)
+	e.Blob(c.Data)
+	e.U16(uint16(c.Sign))
+	e.U16(uint16(c.Verify))
+	if c.ReplayArg {
+		e.U8(1)
+	} else {
+		e.U8(0)
+	}
+}
+
+func (c *CredCycles) Decode(d *Decoder) {
+	c.Threads, c.Iterations = d.U8(), d.U32()
+	c.PrivKey, c.PubKey = d.U64(), d.U64()
+	c.Data = d.Blob()
+	c.Sign, c.Verify = int16(d.U16()), int16(d.U16())
+	c.ReplayArg = d.U8() == 1
 }

@@ -12,6 +12,14 @@ import (
 	"github.com/plugincheck/plugincheck/loader/profile"
 )
 
+// concurrently gives every loop thread a P of its own until the returned
+// function restores the worker's one. With a single P, a thread back from
+// a C call waits for it, and the "concurrent" threads mostly take turns.
+func concurrently(threads int) (restore func()) {
+	prev := runtime.GOMAXPROCS(max(threads, 1) + 1)
+	return func() { runtime.GOMAXPROCS(prev) }
+}
+
 // authCycles runs full credential cycles on a.Threads OS threads at once,
 // so leak and concurrency clauses need one request, not thousands.
 func (s *server) authCycles(a *wire.AuthCycles) wire.AuthCyclesResult {
@@ -37,6 +45,7 @@ func (s *server) authCycles(a *wire.AuthCycles) wire.AuthCyclesResult {
 	defer purego.SyscallN(s.c.free, data)
 
 	res.HeapBefore, _ = s.c.heap()
+	defer concurrently(int(a.Threads))()
 	var wg sync.WaitGroup
 	for t := 0; t < int(max(a.Threads, 1)); t++ {
 		wg.Add(1)
@@ -109,4 +118,59 @@ func (s *server) authCycle(a *wire.AuthCycles, sym func(int16) uintptr, info, da
 		uid, gid = uint32(call(sym(a.GetUID), back)), uint32(call(sym(a.GetGID), back))
 	}
 	return uid, gid, true
+}
+
+// credCycles signs and verifies on c.Threads OS threads at once, freeing
+// each signature with xfree as the framework does.
+func (s *server) credCycles(c *wire.CredCycles) wire.AuthCyclesResult {
+	var res wire.AuthCyclesResult
+	var mu sync.Mutex
+	sign, verify := s.syms[c.Sign], s.syms[c.Verify]
+	data := s.c.alloc(c.Data, 0)
+	defer purego.SyscallN(s.c.free, data)
+	res.HeapBefore, _ = s.c.heap()
+	defer concurrently(int(c.Threads))()
+	var wg sync.WaitGroup
+	for t := 0; t < int(max(c.Threads, 1)); t++ {
+		wg.Add(1)
+		go func(thread int) {
+			defer wg.Done()
+			runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+			errno := (*int32)(addr(must(purego.SyscallN(s.c.errnoLocation))))
+			for cycle := uint32(0); cycle < c.Iterations; cycle++ {
+				var sig uintptr
+				var size uint32
+				*errno = 0
+				rc, _, _ := purego.SyscallN(sign, uintptr(c.PrivKey), data, uintptr(len(c.Data)),
+					uintptr(unsafe.Pointer(&sig)), uintptr(unsafe.Pointer(&size)))
+				failure := ""
+				if int32(rc) != 0 || sig == 0 {
+					failure = fmt.Sprintf("sign returned %d, errno %d", int32(rc), *errno)
+				} else {
+					args := []uintptr{uintptr(c.PubKey), data, uintptr(len(c.Data)), sig, uintptr(size)}
+					if c.ReplayArg {
+						args = append(args, 1)
+					}
+					*errno = 0
+					if rc, _, _ := purego.SyscallN(verify, args...); int32(rc) != 0 {
+						failure = fmt.Sprintf("verify_sign returned %d, errno %d", int32(rc), *errno)
+					}
+					s.h.xfreePtr(sig)
+				}
+				mu.Lock()
+				if failure == "" {
+					res.Completed++
+				} else {
+					res.Failed++
+					if res.FirstFailure == "" {
+						res.FirstFailure = failure + fmt.Sprintf(" (thread %d, cycle %d)", thread, cycle)
+					}
+				}
+				mu.Unlock()
+			}
+		}(t)
+	}
+	wg.Wait()
+	res.HeapAfter, _ = s.c.heap()
+	return res
 }

@@ -186,6 +186,8 @@ func setup() (*server, error) {
 
 func must(r1, _, _ uintptr) uintptr { return r1 }
 
+func (s *server) symIndexOK(i int16) bool { return i >= 0 && int(i) < len(s.syms) && s.syms[i] != 0 }
+
 // loadPlugin dlopens the plugin and fills the symbol table: its symbols,
 // then the host's.
 func (s *server) loadPlugin() error {
@@ -365,6 +367,16 @@ func (s *server) handle(d *wire.Decoder) {
 		syscall.Exit(0)
 	case wire.OpReload:
 		s.reload()
+	case wire.OpCredCycles:
+		var c wire.CredCycles
+		c.Decode(d)
+		if d.Err() == nil && s.symIndexOK(c.Sign) && s.symIndexOK(c.Verify) {
+			res := s.credCycles(&c)
+			s.signals.restore()
+			res.Encode(&s.enc)
+		} else {
+			s.fail("malformed cred cycles request")
+		}
 	case wire.OpAuthCycles:
 		var a wire.AuthCycles
 		a.Decode(d)
@@ -401,6 +413,21 @@ func leU64(b []byte) uint64 {
 	return v
 }
 
+// guarded copies data to the end of fresh pages followed by an unmapped
+// one, so reading a byte past it faults.
+func guarded(data []byte) (uintptr, []byte) {
+	page := syscall.Getpagesize()
+	dataPages := max((len(data)+page-1)/page, 1)
+	mem, err := syscall.Mmap(-1, 0, (dataPages+1)*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	if err != nil {
+		return 0, nil
+	}
+	syscall.Mprotect(mem[dataPages*page:], syscall.PROT_NONE)
+	start := dataPages*page - len(data)
+	copy(mem[start:], data)
+	return uintptr(unsafe.Pointer(&mem[0])) + uintptr(start), mem
+}
+
 // newBuf builds a buf_t. A guarded buffer's bytes end exactly where an
 // unmapped page begins, so reading one byte too far faults (design trap 6).
 func (s *server) newBuf(kind wire.BufKind, capacity uint32, data []byte) uintptr {
@@ -415,18 +442,13 @@ func (s *server) newBuf(kind wire.BufKind, capacity uint32, data []byte) uintptr
 		*(*uint32)(addr(b + profile.BufOffProcessed)) = uint32(len(data))
 		return b
 	}
-	page := syscall.Getpagesize()
-	dataPages := (len(data) + page - 1) / page
-	mem, err := syscall.Mmap(-1, 0, (dataPages+1)*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
-	if err != nil {
+	head, mem := guarded(data)
+	if mem == nil {
 		return 0
 	}
-	syscall.Mprotect(mem[dataPages*page:], syscall.PROT_NONE)
-	start := dataPages*page - len(data)
-	copy(mem[start:], data)
 	b := s.h.xmalloc(profile.BufSize)
 	*(*uint32)(addr(b + profile.BufOffMagic)) = profile.BufMagic
-	*(*uintptr)(addr(b + profile.BufOffHead)) = uintptr(unsafe.Pointer(&mem[0])) + uintptr(start)
+	*(*uintptr)(addr(b + profile.BufOffHead)) = head
 	*(*uint32)(addr(b + profile.BufOffSize)) = uint32(len(data))
 	s.guarded[b] = mem
 	return b
@@ -468,6 +490,14 @@ func (s *server) call(d *wire.Decoder) {
 		case wire.ArgCString:
 			args[i] = s.c.alloc(d.Blob(), 1)
 			temps = append(temps, args[i])
+		case wire.ArgGuarded:
+			p, mem := guarded(d.Blob())
+			if mem == nil {
+				s.fail("cannot map a guarded argument")
+				return
+			}
+			args[i] = p
+			defer syscall.Munmap(mem)
 		case wire.ArgOut:
 			n := int(d.U32())
 			args[i] = s.c.alloc(nil, n)
