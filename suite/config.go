@@ -1,6 +1,7 @@
 package suite
 
 import (
+	"io"
 	"time"
 
 	"github.com/plugincheck/plugincheck/loader"
@@ -60,4 +61,7 @@ type RunOptions struct {
 	NoColor     bool
 	// Quiet reports only failures as they happen (Ginkgo's succinct mode).
 	Quiet bool
+	// Progress, when set, gets a live line per spec on a terminal, or a
+	// plain line per spec otherwise.
+	Progress io.Writer
 }

@@ -3,6 +3,7 @@ package suite
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -111,18 +112,28 @@ func (rs *runState) close() {
 // buildTree registers a Ginkgo container per spec that applies to the
 // plugin's kind. Specs of the other kind are not registered at all: they
 // are not "not tested", they do not exist for this plugin.
-func buildTree(rs *runState) {
+func buildTree(rs *runState, progressTo io.Writer) *progress {
 	kind := rs.target.Plugin.Kind()
+	var specs []*Spec
 	for _, s := range Specs() {
-		if !s.AppliesTo(kind) {
-			continue
+		if s.AppliesTo(kind) {
+			specs = append(specs, s)
 		}
+	}
+	p := newProgress(progressTo, len(specs))
+	for _, s := range specs {
 		s := s
 		Describe(s.Clause, Label(s.Labels()...), func() {
-			It(s.Text, func() { runSpec(rs, s) })
+			It(s.Text, func() {
+				p.begin(s.Clause, s.Text)
+				defer p.end()
+				runSpec(rs, s)
+			})
 		})
 	}
+	ReportBeforeSuite(func(r Report) { p.willRun(r.PreRunStats.SpecsThatWillRun) })
 	ReportAfterSuite("plugincheck summary", func(r Report) { rs.report = r })
+	return p
 }
 
 func runSpec(rs *runState, s *Spec) {
@@ -163,7 +174,7 @@ func Run(cfg Config, opts RunOptions) (*Summary, error) {
 	defer rs.close()
 	globals.Reset()
 	RegisterFailHandler(Fail)
-	buildTree(rs)
+	p := buildTree(rs, opts.Progress)
 	suiteCfg, repCfg := GinkgoConfiguration()
 	suiteCfg.LabelFilter = opts.LabelFilter
 	suiteCfg.FocusStrings, suiteCfg.SkipStrings = opts.Focus, opts.Skip
@@ -174,6 +185,7 @@ func Run(cfg Config, opts RunOptions) (*Summary, error) {
 	repCfg.Verbose, repCfg.NoColor, repCfg.Succinct = opts.Verbose, opts.NoColor, opts.Quiet
 	current = rs
 	RunSpecs(&failer{}, "plugincheck "+rs.target.Plugin.Type, suiteCfg, repCfg)
+	p.finish()
 	current = nil
 	return summarize(rs), nil
 }
@@ -192,7 +204,7 @@ func Test(t *testing.T, cfg Config) *Summary {
 	defer rs.close()
 	globals.Reset()
 	RegisterFailHandler(Fail)
-	buildTree(rs)
+	buildTree(rs, nil)
 	RunSpecs(t, "plugincheck "+rs.target.Plugin.Type)
 	sum := summarize(rs)
 	if !sum.Conformant {

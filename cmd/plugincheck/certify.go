@@ -56,9 +56,15 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	out := fs.String("out", "", "directory to write the bundle to (must not exist, or be empty)")
 	signKey := fs.String("sign-key", "", "ed25519 private key to sign MANIFEST with")
 	genKey := fs.String("gen-key", "", "write a new ed25519 key pair FILE and FILE.pub, and do nothing else")
+	configFile := fs.String("config", "", "YAML file of flag values (flag name: value); command-line flags win")
 	paths, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if *configFile != "" {
+		if err := applyConfig(fs, *configFile, append(selectionFlags, "out", "product", "sign-key", "gen-key")...); err != nil {
+			return err
+		}
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -126,6 +126,22 @@ func TestBadInput(t *testing.T) {
 			return []string{"inspect", "--generation", "17.11", need(t, filepath.Join(realDir(t, "22.05"), "auth_none.so"))}
 		}, `no auth generation named "17.11"`},
 		{"unknown flag", func(t *testing.T) []string { return []string{"inspect", "--frobnicate", "x.so"} }, "flag provided but not defined"},
+		{"config: unknown key", func(t *testing.T) []string {
+			return []string{"run", "--config", write(t, "c.yaml", []byte("auth-ttl: 2\nfrobnicate: 1\n")), "x.so"}
+		}, `line 2: unknown key "frobnicate"`},
+		{"config: wrong type", func(t *testing.T) []string {
+			return []string{"run", "--config", write(t, "c.yaml", []byte("auth-ttl: soon\n")), "x.so"}
+		}, "auth-ttl: parse error"},
+		{"config: list for a single value", func(t *testing.T) []string {
+			return []string{"run", "--config", write(t, "c.yaml", []byte("auth-ttl: [1, 2]\n")), "x.so"}
+		}, "auth-ttl takes one value, not a list"},
+		{"config: nested mapping", func(t *testing.T) []string {
+			return []string{"run", "--config", write(t, "c.yaml", []byte("munged:\n  socket: /x\n")), "x.so"}
+		}, "want a value, not a mapping"},
+		{"config: not YAML", func(t *testing.T) []string {
+			return []string{"run", "--config", write(t, "c.yaml", []byte("\t: [")), "x.so"}
+		}, "not YAML"},
+		{"config: missing file", func(t *testing.T) []string { return []string{"run", "--config", "/nonexistent/c.yaml", "x.so"} }, "no such file"},
 		{"unknown command", func(t *testing.T) []string { return []string{"frobnicate"} }, "unknown command"},
 		{"no plugin", func(t *testing.T) []string { return []string{"inspect"} }, "takes one plugin path"},
 	}
@@ -184,5 +200,25 @@ func TestInspectEveryRealPlugin(t *testing.T) {
 	}
 	if n < 20 {
 		t.Errorf("inspected %d plugins, want 20 or more", n)
+	}
+}
+
+// TestConfigFile: values from --config configure the run; command-line
+// flags win over them.
+func TestConfigFile(t *testing.T) {
+	host := need(t, filepath.Join(realDir(t, "22.05"), "libslurmfull.so"))
+	conf := write(t, "plugincheck.yaml", []byte("slurm-lib: "+host+"\nauth-ttl: 1\nfocus: [AUTH-EXPIRY]\n"))
+	summary := filepath.Join(t.TempDir(), "summary.json")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "--config", conf, "--summary-json", summary, "--no-color", testenv.Fixture(t, "auth_good_2205.so")}, &stdout, &stderr)
+	out, _ := os.ReadFile(summary)
+	if !strings.Contains(string(out), `"id": "AUTH-EXPIRY"`) || !strings.Contains(string(out), `"result": "passed"`) {
+		t.Errorf("AUTH-EXPIRY did not run with the config's TTL (exit %d): %s\n%s", code, out, stderr.String())
+	}
+	// The command line wins: --auth-ttl 0 turns expiry off again.
+	code = run([]string{"run", "--config", conf, "--auth-ttl", "0", "--summary-json", summary, "--no-color", testenv.Fixture(t, "auth_good_2205.so")}, &stdout, &stderr)
+	out, _ = os.ReadFile(summary)
+	if !strings.Contains(string(out), "no credential lifetime given") {
+		t.Errorf("--auth-ttl 0 on the command line did not override the config (exit %d): %s", code, out)
 	}
 }

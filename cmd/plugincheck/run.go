@@ -34,11 +34,17 @@ func runCmd(args []string, stdout io.Writer) error {
 	fs.StringVar(&opts.JUnitReport, "junit-report", "", "write a JUnit report")
 	fs.StringVar(&opts.JSONReport, "json-report", "", "write Ginkgo's JSON report")
 	summaryJSON := fs.String("summary-json", "", "write the summary as JSON")
+	configFile := fs.String("config", "", "YAML file of flag values (flag name: value); command-line flags win")
 	fs.BoolVar(&opts.Verbose, "v", false, "verbose Ginkgo output")
 	fs.BoolVar(&opts.NoColor, "no-color", os.Getenv("NO_COLOR") != "", "no colour")
 	paths, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if *configFile != "" {
+		if err := applyConfig(fs, *configFile); err != nil {
+			return err
+		}
 	}
 	if len(paths) == 0 {
 		return &usageError{"no plugin given (usage: plugincheck [run] PLUGIN... [flags])"}
@@ -48,6 +54,7 @@ func runCmd(args []string, stdout io.Writer) error {
 		return err
 	}
 	opts.Focus, opts.Skip = focus, skip
+	opts.Progress = os.Stderr
 	worst := 0
 	var summaries []*suite.Summary
 	for _, p := range paths {
