@@ -77,7 +77,9 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := fs.Parse(args); err == flag.ErrHelp {
+			return nil, &helpRequest{fs}
+		} else if err != nil {
 			return nil, &usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
 		}
 		rest := fs.Args()
@@ -87,6 +89,17 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// helpRequest is -h/--help on a command: its flags go to stdout, exit 0.
+type helpRequest struct{ fs *flag.FlagSet }
+
+func (h *helpRequest) Error() string { return "help requested" }
+
+func (h *helpRequest) write(w io.Writer) {
+	fmt.Fprintf(w, "plugincheck %s: flags (GNU style: --flag value or --flag=value, anywhere on the line)\n", h.fs.Name())
+	h.fs.SetOutput(w)
+	h.fs.PrintDefaults()
 }
 
 func oneLine(err error) string {

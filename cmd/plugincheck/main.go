@@ -9,7 +9,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/plugincheck/plugincheck/internal/bundle"
 	"github.com/plugincheck/plugincheck/loader"
+	"github.com/plugincheck/plugincheck/suite"
 )
 
 func main() {
@@ -42,6 +44,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "version", "--version":
+		fmt.Fprintf(stdout, "plugincheck %s (summary schema %d)\n", bundle.ToolVersion(), suite.SummarySchema)
+		return 0
 	default:
 		if strings.HasPrefix(args[0], "-") || strings.Contains(args[0], "/") || strings.HasSuffix(args[0], ".so") {
 			err = runCmd(args, stdout) // run is the default command
@@ -50,6 +55,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if err == nil {
+		return 0
+	}
+	var help *helpRequest
+	if errors.As(err, &help) {
+		help.write(stdout)
 		return 0
 	}
 	fmt.Fprintln(stderr, "plugincheck: "+oneLine(err))

@@ -222,3 +222,13 @@ func TestConfigFile(t *testing.T) {
 		t.Errorf("--auth-ttl 0 on the command line did not override the config (exit %d): %s", code, out)
 	}
 }
+
+// Every command answers --help on stdout with exit 0, and --version works.
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"run", "--help"}, {"inspect", "-h"}, {"list", "--help"}, {"certify", "--help"}, {"verify", "--help"}, {"--version"}} {
+		var stdout, stderr bytes.Buffer
+		if code := run(args, &stdout, &stderr); code != 0 || stdout.Len() == 0 || stderr.Len() != 0 {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout.String(), stderr.String())
+		}
+	}
+}
