@@ -7,6 +7,8 @@ SHELL        := /bin/bash
 GO           ?= go
 CACHE        ?= $(CURDIR)/.cache/slurm
 BIN          := $(CURDIR)/bin/plugincheck
+# The native harness plugincheck bench compares the worker with.
+NATIVE       := $(CURDIR)/bin/bench-native
 # The version certification bundles record; the commit when not tagged.
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS      := -X github.com/plugincheck/plugincheck/internal/bundle.version=$(VERSION)
@@ -16,7 +18,7 @@ export CGO_ENABLED := 0
 # munge plugins, gcc for the fixture plugins, binutils for readelf.
 APT_PACKAGES := munge gcc make binutils
 
-.PHONY: all build deps slurm fixtures test vet demo bench clean
+.PHONY: all build deps slurm fixtures native test vet demo bench clean
 
 all: build
 
@@ -36,12 +38,18 @@ slurm:
 fixtures: deps
 	$(MAKE) -C fixtures
 
+native: deps $(NATIVE)
+
+$(NATIVE): hack/bench-native.c
+	@mkdir -p $(dir $@)
+	gcc -O2 -Wall -Wextra -o $@ $< -pthread -ldl
+
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: deps slurm fixtures build vet
+test: deps slurm fixtures native build vet
 	PLUGINCHECK_SLURM_CACHE=$(CACHE) PLUGINCHECK_FIXTURES=$(CURDIR)/fixtures/build \
 	PLUGINCHECK_REQUIRE_REAL=1 $(GO) test -count=1 -timeout 14m ./...
 

@@ -58,4 +58,6 @@ var Clauses = []Clause{
 	{"CRED-LEAK", Should, "10,000 sign/verify cycles grow the heap by less than 1 MiB"},
 	{"CRED2-UNPACK-BAD", Must, "cred_p_unpack and sbcast_p_unpack reject hostile bytes safely"},
 	{"CRED2-ROUNDTRIP", May, "create, pack and unpack round-trip"},
+	{"ORACLE-MODEL", Must, "random operation sequences give the outcomes the contract model predicts"},
+	{"ORACLE-MUNGE", Must, "MUNGE credentials decode and verify as the reference models say"},
 }

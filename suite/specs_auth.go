@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"strings"
 	"time"
 
+	"github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/plugincheck/plugincheck/loader/profile"
+	"github.com/plugincheck/plugincheck/reference/model"
+	"github.com/plugincheck/plugincheck/reference/munge"
 )
 
 // payloads are the data sizes AUTH-CREATE and AUTH-DATA try: empty, small,
@@ -423,7 +425,7 @@ func (c *Ctx) unpackBad() {
 			try(fmt.Sprintf("bytes with %#x written at offset %d", v, off), b)
 		}
 	}
-	rng := rand.New(rand.NewPCG(uint64(c.run.report.SuiteConfig.RandomSeed), 0x706c7567))
+	rng := rand.New(rand.NewPCG(uint64(ginkgo.GinkgoRandomSeed()), 0x706c7567))
 	for i := 0; i < 200; i++ {
 		b := make([]byte, rng.IntN(512))
 		for j := range b {
@@ -486,27 +488,39 @@ func (c *Ctx) authNull() {
 
 func (c *Ctx) builtinWire() {
 	t := c.Target()
-	minor := t.Plugin.Minor()
-	if minor != "none" && minor != "munge" || t.Plugin.ID == nil || *t.Plugin.ID != map[string]uint32{"none": 100, "munge": 101}[minor] {
+	if !c.builtin("none") && !c.builtin("munge") {
 		c.NotApplicable("%s is not a built-in plugin with a reference model (auth/none, auth/munge)", t.Plugin.Type)
 	}
 	k := c.authKit()
-	packed := k.pack(k.create([]byte("wire")))
-	switch minor {
-	case "none":
-		uid, gid := c.workerIDs()
-		want := binary.BigEndian.AppendUint32(nil, uid)
-		want = binary.BigEndian.AppendUint32(want, gid)
+	uid, gid := c.workerIDs()
+	id := model.Identity{UID: uid, GID: gid}
+	if c.builtin("none") {
+		// Byte-exact: u32 uid, u32 gid, packstr(short host name), at every
+		// protocol version the release accepts.
+		m := model.AuthNone{Release: c.release()}
 		host := shortHost()
-		want = binary.BigEndian.AppendUint32(want, uint32(len(host)+1))
-		want = append(append(want, host...), 0)
-		Expect(packed).To(Equal(want), "auth/none body: u32 uid, u32 gid, packstr(short host name)")
-	case "munge":
-		Expect(len(packed)).To(BeNumerically(">", 4))
-		n := binary.BigEndian.Uint32(packed)
-		Expect(int(n)).To(Equal(len(packed)-4), "auth/munge body is one packstr")
-		s := string(packed[4:])
-		Expect(s).To(HaveSuffix("\x00"), "packstr includes the NUL")
-		Expect(strings.HasPrefix(s, "MUNGE:") && strings.HasSuffix(s, ":\x00")).To(BeTrue(), "body %q is not a MUNGE credential", s)
+		cred := k.create([]byte("wire"))
+		for _, pv := range c.Series().ProtocolVersions() {
+			body, rc, r, err := k.a.PackBytes(cred, pv)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(rc).To(BeZero(), "pack at protocol %#x returned %d, errno %d", pv, rc, r.Errno)
+			Expect(m.Check(body, model.NoneCred{Identity: id, Host: &host}, pv)).To(Succeed(), "protocol %#x", pv)
+		}
+		return
 	}
+	// auth/munge: packstr of a MUNGE credential; with the key of the run's
+	// munged, the credential's fields too.
+	data := []byte("wire")
+	want := model.MungeExpect{Identity: id, TTL: c.mungeTTL(), Payload: data, RestrictUID: munge.UIDAny, RestrictGID: munge.GIDAny}
+	if len(c.Profile().Func(profile.OpCreate).Params) != 4 {
+		want.Payload = nil
+	}
+	var key *munge.Key
+	if c.run.munged != nil {
+		var err error
+		key, err = munge.NewKey(c.run.munged.Key)
+		Expect(err).NotTo(HaveOccurred())
+	}
+	body := k.pack(k.create(data))
+	Expect(model.AuthMunge{Release: c.release()}.CheckBody(body, key, want, time.Now())).To(Succeed())
 }

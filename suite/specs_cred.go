@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/plugincheck/plugincheck/loader"
@@ -359,7 +360,7 @@ func (c *Ctx) cred2UnpackBad() {
 	c.Need(profile.OpCredUnpack)
 	cr := c.Cred()
 	pv := c.Protocol()
-	rng := rand.New(rand.NewPCG(uint64(c.run.report.SuiteConfig.RandomSeed), 0x63726564))
+	rng := rand.New(rand.NewPCG(uint64(ginkgo.GinkgoRandomSeed()), 0x63726564))
 	var inputs [][]byte
 	// Short runs of zeros are truncations; longer ones would parse as a
 	// well-formed empty credential, which is not hostile input.

@@ -41,6 +41,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = certifyCmd(args[1:], stdout)
 	case "verify":
 		err = verifyCmd(args[1:], stdout)
+	case "bench":
+		err = benchCmd(args[1:], stdout, stderr)
+	case "fuzz":
+		err = fuzzCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -89,6 +93,11 @@ Usage:
   plugincheck certify --gen-key FILE     write a new ed25519 key pair FILE and FILE.pub for --sign-key
   plugincheck verify DIR [--plugin PLUGIN] [--pubkey FILE]
                                          re-check a bundle: manifest, signature, completeness, verdict
+  plugincheck bench PLUGIN [--threads N] [--duration D] [--runs N] [--json] [--compare FILE] [flags]
+                                         time each call and whole cycles in the worker, against a native harness and remunge
+  plugincheck fuzz PLUGIN [--duration D] [--corpus DIR] [--crashers DIR] [--json] [flags]
+                                         mutate unpack (and verify_sign) inputs; save minimized crash reproducers
+  plugincheck fuzz --repro FILE PLUGIN   replay a reproducer: exit 1 while it still fails
 
 Flags common to commands that load a plugin:
   --slurm-lib PATH    libslurmfull.so to use as host (default: beside the plugin, then standard directories)

@@ -56,9 +56,17 @@ const (
 	// OpCredCycles runs sign → verify_sign → xfree loops inside the worker:
 	// a CredCycles request. Response: an AuthCyclesResult (ids unused).
 	OpCredCycles
+	// OpBench times credential cycles (or single calls) inside the worker
+	// for a while, on several OS threads at once: a Bench request.
+	// Response: a BenchResult.
+	OpBench
+	// OpFuzz runs a batch of unpack (or verify_sign) executions on mutated
+	// or given inputs inside the worker: a Fuzz request. Response: a
+	// FuzzResult.
+	OpFuzz
 )
 
-var opNames = [...]string{"", "call", "alloc", "read", "cstring", "free", "newbuf", "bufdata", "setoffset", "freebuf", "heap", "xmallocinfo", "exit", "authcycles", "reload", "credcycles"}
+var opNames = [...]string{"", "call", "alloc", "read", "cstring", "free", "newbuf", "bufdata", "setoffset", "freebuf", "heap", "xmallocinfo", "exit", "authcycles", "reload", "credcycles", "bench", "fuzz"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) {
@@ -318,4 +326,333 @@ func (c *CredCycles) Decode(d *Decoder) {
 	c.Data = d.Blob()
 	c.Sign, c.Verify = int16(d.U16()), int16(d.U16())
 	c.ReplayArg = d.U8() == 1
+}
+
+// Bench kinds.
+const (
+	// BenchAuth times create → pack → unpack → verify → ids → destroy both.
+	BenchAuth uint8 = iota + 1
+	// BenchCred times sign → verify_sign → xfree.
+	BenchCred
+	// BenchNoop times a C function that does nothing (labs): what one call
+	// through the worker's calling path costs.
+	BenchNoop
+)
+
+// Bench describes one timed run of cycles inside the worker. Symbol fields
+// are indices in the worker's symbol table, -1 when absent.
+type Bench struct {
+	Kind uint8
+	// Steps times every call of the cycle, not only whole cycles (each
+	// clock reading adds to the cycle's time).
+	Steps    bool
+	Threads  uint8
+	Duration uint64 // nanoseconds
+	Protocol uint16
+	AuthInfo []byte
+	Data     []byte
+	Create4  bool
+	// Auth functions.
+	Create, Pack, Unpack, Verify, GetUID, GetGID, GetIDs, Destroy int16
+	// Cred functions and the keys the worker holds.
+	Sign, VerifySign int16
+	PrivKey, PubKey  uint64
+	ReplayArg        bool
+}
+
+func (b *Bench) Encode(e *Encoder) {
+	e.U8(b.Kind)
+	e.U8(b2u8(b.Steps))
+	e.U8(b.Threads)
+	e.U64(b.Duration)
+	e.U16(b.Protocol)
+	e.Blob(b.AuthInfo)
+	e.Blob(b.Data)
+	e.U8(b2u8(b.Create4))
+	for _, v := range []int16{b.Create, b.Pack, b.Unpack, b.Verify, b.GetUID, b.GetGID, b.GetIDs, b.Destroy, b.Sign, b.VerifySign} {
+		e.U16(uint16(v))
+	}
+	e.U64(b.PrivKey)
+	e.U64(b.PubKey)
+	e.U8(b2u8(b.ReplayArg))
+}
+
+func (b *Bench) Decode(d *Decoder) {
+	b.Kind, b.Steps, b.Threads = d.U8(), d.U8() == 1, d.U8()
+	b.Duration, b.Protocol = d.U64(), d.U16()
+	b.AuthInfo, b.Data = d.Blob(), d.Blob()
+	b.Create4 = d.U8() == 1
+	for _, p := range []*int16{&b.Create, &b.Pack, &b.Unpack, &b.Verify, &b.GetUID, &b.GetGID, &b.GetIDs, &b.Destroy, &b.Sign, &b.VerifySign} {
+		*p = int16(d.U16())
+	}
+	b.PrivKey, b.PubKey = d.U64(), d.U64()
+	b.ReplayArg = d.U8() == 1
+}
+
+func b2u8(v bool) uint8 {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// Latency histograms: HistSub linear steps per power of two (about 3 %
+// wide), values in nanoseconds. bench-native.c uses the same buckets.
+const (
+	histSubBits = 5
+	// HistBuckets is the number of buckets.
+	HistBuckets = 64 << histSubBits
+)
+
+// HistBucket is the bucket of v.
+func HistBucket(v uint64) int {
+	if v < 1<<histSubBits {
+		return int(v)
+	}
+	e := 63
+	for v>>e == 0 {
+		e--
+	}
+	shift := e - histSubBits
+	return (shift+1)<<histSubBits | int(v>>shift)&(1<<histSubBits-1)
+}
+
+// HistValue is the middle of bucket b.
+func HistValue(b int) uint64 {
+	if b < 1<<histSubBits {
+		return uint64(b)
+	}
+	shift := b>>histSubBits - 1
+	m := uint64(b&(1<<histSubBits-1)) | 1<<histSubBits
+	return m<<shift + (1<<shift)>>1
+}
+
+// BenchStep is the timing of one call of the cycle ("create", …) or of the
+// whole cycle ("cycle"), over every thread.
+type BenchStep struct {
+	Name            string
+	Count, Sum, Max uint64 // calls, total and longest nanoseconds
+	Hist            []uint64
+}
+
+// BenchResult is what one timed run did.
+type BenchResult struct {
+	Cycles, Failed uint64
+	FirstFailure   string
+	Wall           uint64 // nanoseconds from start to the last thread's end
+	Steps          []BenchStep
+}
+
+func (r *BenchResult) Encode(e *Encoder) {
+	e.U64(r.Cycles)
+	e.U64(r.Failed)
+	e.String(r.FirstFailure)
+	e.U64(r.Wall)
+	e.U8(uint8(len(r.Steps)))
+	for _, s := range r.Steps {
+		e.String(s.Name)
+		e.U64(s.Count)
+		e.U64(s.Sum)
+		e.U64(s.Max)
+		n := 0
+		for _, c := range s.Hist {
+			if c != 0 {
+				n++
+			}
+		}
+		e.U16(uint16(n))
+		for i, c := range s.Hist {
+			if c != 0 {
+				e.U16(uint16(i))
+				e.U64(c)
+			}
+		}
+	}
+}
+
+func (r *BenchResult) Decode(d *Decoder) {
+	r.Cycles, r.Failed, r.FirstFailure, r.Wall = d.U64(), d.U64(), d.String(), d.U64()
+	r.Steps = make([]BenchStep, d.U8())
+	for i := range r.Steps {
+		s := &r.Steps[i]
+		s.Name, s.Count, s.Sum, s.Max = d.String(), d.U64(), d.U64(), d.U64()
+		s.Hist = make([]uint64, HistBuckets)
+		for n := int(d.U16()); n > 0 && d.Err() == nil; n-- {
+			if b := int(d.U16()); b < HistBuckets {
+				s.Hist[b] = d.U64()
+			} else {
+				d.err = ErrFrame
+			}
+		}
+	}
+}
+
+// Fuzz targets: the function each execution calls.
+const (
+	FuzzAuthUnpack   uint8 = iota + 1 // auth unpack(buf, protocol), then destroy
+	FuzzCredUnpack                    // cred_p_unpack(buf, protocol); the result is not freed
+	FuzzSbcastUnpack                  // sbcast_p_unpack(buf, verify, protocol); the result is not freed
+	FuzzVerifySign                    // cred_p_verify_sign(key, buffer, size, signature, size[, true])
+)
+
+// Fuzz modes.
+const (
+	// FuzzMutate runs Count executions of inputs mutated from the corpus
+	// (Inputs are added to it first).
+	FuzzMutate uint8 = iota
+	// FuzzReplay runs each of Inputs Count times, as given.
+	FuzzReplay
+)
+
+// FuzzInput is one input: the bytes unpack reads and the protocol version
+// it is called with. For FuzzVerifySign the bytes are a u32 big-endian
+// buffer length, the buffer, then the signature.
+type FuzzInput struct {
+	Protocol uint16
+	Data     []byte
+}
+
+// The status file a fuzzing worker keeps up to date in shared memory, so
+// that the parent knows which input was running when the worker died or
+// hung, and how many executions it has done.
+const (
+	FuzzStatusExecs    = 0  // u64 executions finished in this request
+	FuzzStatusPhase    = 8  // u8: 1 in the target function, 2 in its destructor
+	FuzzStatusProtocol = 10 // u16
+	FuzzStatusLen      = 12 // u32 length of the input
+	FuzzStatusInput    = 16 // the input's bytes
+	// FuzzPhaseCall and FuzzPhaseDestroy are the values of the phase byte.
+	FuzzPhaseCall    = 1
+	FuzzPhaseDestroy = 2
+)
+
+// Fuzz is one batch of executions. Fn and Destroy are symbol indices (-1:
+// none).
+type Fuzz struct {
+	Target, Mode uint8
+	Fn, Destroy  int16
+	// Protocols are the versions mutated inputs are unpacked with.
+	Protocols []uint16
+	// Key is verify_sign's public key, held by the worker.
+	Key       uint64
+	ReplayArg bool
+	// StatusPath is the status file (FuzzStatus*), at least
+	// FuzzStatusInput+MaxLen bytes.
+	StatusPath string
+	Seed       uint64
+	Count      uint32
+	MaxLen     uint32
+	// HeapLimit ends a mutation batch when the C heap in use grew more than
+	// this since the worker's first batch (0: no bound).
+	HeapLimit uint64
+	// Measure reports, in replay mode, how much each input grew the heap.
+	Measure bool
+	Inputs  []FuzzInput
+}
+
+func encodeInputs(e *Encoder, in []FuzzInput) {
+	e.U32(uint32(len(in)))
+	for _, x := range in {
+		e.U16(x.Protocol)
+		e.Blob(x.Data)
+	}
+}
+
+func decodeInputs(d *Decoder) []FuzzInput {
+	n := int(d.U32())
+	if n > MaxFrame/6 {
+		d.err = ErrFrame
+		return nil
+	}
+	out := make([]FuzzInput, 0, n)
+	for i := 0; i < n && d.Err() == nil; i++ {
+		out = append(out, FuzzInput{Protocol: d.U16(), Data: d.Blob()})
+	}
+	return out
+}
+
+func (f *Fuzz) Encode(e *Encoder) {
+	e.U8(f.Target)
+	e.U8(f.Mode)
+	e.U16(uint16(f.Fn))
+	e.U16(uint16(f.Destroy))
+	e.U8(uint8(len(f.Protocols)))
+	for _, p := range f.Protocols {
+		e.U16(p)
+	}
+	e.U64(f.Key)
+	e.U8(b2u8(f.ReplayArg))
+	e.String(f.StatusPath)
+	e.U64(f.Seed)
+	e.U32(f.Count)
+	e.U32(f.MaxLen)
+	e.U64(f.HeapLimit)
+	e.U8(b2u8(f.Measure))
+	encodeInputs(e, f.Inputs)
+}
+
+func (f *Fuzz) Decode(d *Decoder) {
+	f.Target, f.Mode = d.U8(), d.U8()
+	f.Fn, f.Destroy = int16(d.U16()), int16(d.U16())
+	f.Protocols = make([]uint16, d.U8())
+	for i := range f.Protocols {
+		f.Protocols[i] = d.U16()
+	}
+	f.Key, f.ReplayArg = d.U64(), d.U8() == 1
+	f.StatusPath = d.String()
+	f.Seed, f.Count, f.MaxLen, f.HeapLimit = d.U64(), d.U32(), d.U32(), d.U64()
+	f.Measure = d.U8() == 1
+	f.Inputs = decodeInputs(d)
+}
+
+// FuzzResult is what a batch did.
+type FuzzResult struct {
+	Execs    uint64
+	Accepted uint64 // executions where unpack returned a credential (verify_sign: 0)
+	// New are inputs whose outcome (result, errno, bytes consumed) no
+	// earlier input of this worker had.
+	New []FuzzInput
+	// HeapBase is the C heap in use at the worker's first batch, Heap now.
+	HeapBase, Heap uint64
+	// HeapExceeded: the batch stopped because the heap grew beyond
+	// HeapLimit; Leak is the recent input that grew it most (LeakBytes).
+	HeapExceeded bool
+	Leak         FuzzInput
+	LeakBytes    int64
+	// Growth is each replayed input's heap growth (Measure).
+	Growth []int64
+}
+
+func (r *FuzzResult) Encode(e *Encoder) {
+	e.U64(r.Execs)
+	e.U64(r.Accepted)
+	encodeInputs(e, r.New)
+	e.U64(r.HeapBase)
+	e.U64(r.Heap)
+	e.U8(b2u8(r.HeapExceeded))
+	e.U16(r.Leak.Protocol)
+	e.Blob(r.Leak.Data)
+	e.U64(uint64(r.LeakBytes))
+	e.U32(uint32(len(r.Growth)))
+	for _, g := range r.Growth {
+		e.U64(uint64(g))
+	}
+}
+
+func (r *FuzzResult) Decode(d *Decoder) {
+	r.Execs, r.Accepted = d.U64(), d.U64()
+	r.New = decodeInputs(d)
+	r.HeapBase, r.Heap = d.U64(), d.U64()
+	r.HeapExceeded = d.U8() == 1
+	r.Leak = FuzzInput{Protocol: d.U16(), Data: d.Blob()}
+	r.LeakBytes = int64(d.U64())
+	n := int(d.U32())
+	if n > MaxFrame/8 {
+		d.err = ErrFrame
+		return
+	}
+	r.Growth = make([]int64, 0, n)
+	for i := 0; i < n && d.Err() == nil; i++ {
+		r.Growth = append(r.Growth, int64(d.U64()))
+	}
 }

@@ -385,6 +385,10 @@ func (s *server) handle(d *wire.Decoder) {
 			s.signals.restore()
 			res.Encode(&s.enc)
 		}
+	case wire.OpBench:
+		s.benchRequest(d)
+	case wire.OpFuzz:
+		s.fuzzRequest(d)
 	default:
 		s.fail("unknown request %v", op)
 	}

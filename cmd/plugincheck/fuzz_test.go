@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestFuzzFindsBadUnpack is the issue's acceptance, shortened: a fuzz run on
+// auth_bad_unpack finds its over-read, writes a minimized reproducer with
+// its sidecar, and --repro replays it (exit 1, naming kind and function);
+// the good build does not fail on it (exit 0).
+func TestFuzzFindsBadUnpack(t *testing.T) {
+	host := need(t, filepath.Join(realDir(t, "22.05"), "libslurmfull.so"))
+	plugin := need(t, filepath.Join(fixtures(t), "auth_bad_unpack.so"))
+	dir := t.TempDir()
+	crashers, corpus := filepath.Join(dir, "crashers"), filepath.Join(dir, "corpus")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"fuzz", "--slurm-lib", host, "--duration", "3s", "--crashers", crashers, "--corpus", corpus, "--json", plugin}, &stdout, &stderr)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %s", code, stderr.String())
+	}
+	var rep FuzzReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, stdout.String())
+	}
+	if len(rep.Unique) != 1 || rep.Execs == 0 || rep.Corpus == 0 || rep.Failures < 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	u := rep.Unique[0]
+	if u.Kind != "crash" || u.Signal != "SIGSEGV" || u.Function != "auth_p_unpack" || !u.Reproducible || u.Target != "unpack" {
+		t.Fatalf("failure %+v", u)
+	}
+	data, err := os.ReadFile(u.File)
+	if err != nil || len(data) != u.Size || u.Size >= u.OriginalSize || u.MinimizeTries == 0 {
+		t.Fatalf("reproducer %s: %d bytes (%v), record %+v", u.File, len(data), err, u)
+	}
+	if _, err := os.Stat(u.File + ".json"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "execs") || !strings.Contains(stderr.String(), "corpus") {
+		t.Errorf("no status line on stderr: %q", stderr.String())
+	}
+	if entries, _ := os.ReadDir(corpus); len(entries) == 0 {
+		t.Errorf("nothing written to --corpus")
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	code = run([]string{"fuzz", "--slurm-lib", host, "--repro", u.File, plugin}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "still fails: crash (SIGSEGV) in auth_p_unpack") {
+		t.Fatalf("--repro: exit %d, stderr %q", code, stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	good := need(t, filepath.Join(fixtures(t), "auth_good_2205.so"))
+	code = run([]string{"fuzz", "--slurm-lib", host, "--repro", u.File, "--json", good}, &stdout, &stderr)
+	var rr ReproReport
+	if code != 0 || json.Unmarshal(stdout.Bytes(), &rr) != nil || rr.Reproduced {
+		t.Fatalf("--repro on the good build: exit %d, %s %s", code, stdout.String(), stderr.String())
+	}
+}
+
+// TestBenchFuzzBadInput: bad input to bench and fuzz is one line and exit
+// status 2.
+func TestBenchFuzzBadInput(t *testing.T) {
+	rows := []struct {
+		name string
+		args func(t *testing.T) []string
+		want string
+	}{
+		{"bench: no plugin", func(t *testing.T) []string { return []string{"bench"} }, "bench takes one plugin"},
+		{"bench: two plugins", func(t *testing.T) []string { return []string{"bench", "a.so", "b.so"} }, "bench takes one plugin"},
+		{"bench: threads", func(t *testing.T) []string { return []string{"bench", "--threads", "0", "x.so"} }, "--threads must be"},
+		{"bench: duration", func(t *testing.T) []string { return []string{"bench", "--duration", "-1s", "x.so"} }, "--duration must be"},
+		{"bench: not a duration", func(t *testing.T) []string { return []string{"bench", "--duration", "soon", "x.so"} }, "invalid value"},
+		{"bench: runs", func(t *testing.T) []string { return []string{"bench", "--runs", "0", "x.so"} }, "--runs must be"},
+		{"bench: compare missing", func(t *testing.T) []string {
+			return []string{"bench", "--compare", "/nonexistent/b.json", "x.so"}
+		}, "--compare"},
+		{"bench: compare not a result", func(t *testing.T) []string {
+			return []string{"bench", "--compare", write(t, "b.json", []byte(`{"schema_version": 99}`)), "x.so"}
+		}, "schema_version 99"},
+		{"bench: native missing", func(t *testing.T) []string { return []string{"bench", "--native", "/nonexistent/bn", "x.so"} }, "--native"},
+		{"bench: plugin missing", func(t *testing.T) []string { return []string{"bench", "/nonexistent/auth_x.so"} }, "no such file"},
+		{"bench: not a plugin", func(t *testing.T) []string {
+			return []string{"bench", need(t, filepath.Join(fixtures(t), "libplain.so"))}
+		}, "not a Slurm plugin"},
+		{"bench: 23.11 cred API", func(t *testing.T) []string {
+			return []string{"bench", need(t, filepath.Join(realDir(t, "24.11"), "cred_none.so"))}
+		}, "no sign/verify_sign"},
+		{"fuzz: no plugin", func(t *testing.T) []string { return []string{"fuzz"} }, "fuzz takes one plugin"},
+		{"fuzz: duration", func(t *testing.T) []string { return []string{"fuzz", "--duration", "0s", "x.so"} }, "--duration must be"},
+		{"fuzz: jobs", func(t *testing.T) []string { return []string{"fuzz", "--jobs", "0", "x.so"} }, "--jobs must be"},
+		{"fuzz: mem-limit", func(t *testing.T) []string { return []string{"fuzz", "--mem-limit", "10", "x.so"} }, "--mem-limit"},
+		{"fuzz: repro missing", func(t *testing.T) []string { return []string{"fuzz", "--repro", "/nonexistent/crash", "x.so"} }, "--repro"},
+		{"fuzz: repro sidecar not JSON", func(t *testing.T) []string {
+			f := write(t, "crash", []byte("x"))
+			os.WriteFile(f+".json", []byte("{"), 0o644)
+			return []string{"fuzz", "--repro", f, "x.so"}
+		}, "not a reproducer record"},
+		{"fuzz: corpus is a file", func(t *testing.T) []string {
+			return []string{"fuzz", "--corpus", write(t, "c", nil), "x.so"}
+		}, "not a directory"},
+		{"fuzz: unknown target", func(t *testing.T) []string {
+			return []string{"fuzz", "--target", "frobnicate", need(t, filepath.Join(realDir(t, "22.05"), "auth_none.so"))}
+		}, `no fuzz target "frobnicate"`},
+		{"fuzz: plugin missing", func(t *testing.T) []string { return []string{"fuzz", "/nonexistent/auth_x.so"} }, "no such file"},
+	}
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(row.args(t), &stdout, &stderr)
+			msg := stderr.String()
+			if code != 2 {
+				t.Errorf("exit status %d, want 2; stderr %q", code, msg)
+			}
+			if lines := strings.Count(strings.TrimRight(msg, "\n"), "\n") + 1; lines != 1 || !strings.HasPrefix(msg, "plugincheck: ") {
+				t.Errorf("want one line starting \"plugincheck: \", got %q", msg)
+			}
+			if !strings.Contains(msg, row.want) {
+				t.Errorf("message %q does not say %q", msg, row.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,511 @@
+package worker
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"syscall"
+	"unsafe"
+
+	"github.com/ebitengine/purego"
+
+	"github.com/plugincheck/plugincheck/loader/internal/wire"
+	"github.com/plugincheck/plugincheck/loader/profile"
+)
+
+// fuzzer is a worker's fuzzing state, kept across batches: the shared
+// status file, the guarded memory inputs are placed in, the corpus the
+// mutations start from and the outcomes seen so far.
+type fuzzer struct {
+	statusPath string
+	status     []byte
+	maxLen     int
+	// in and sig end at an unmapped page; inputs are copied to their ends.
+	in, sig      guardedRegion
+	buf          uintptr // a buf_t (xmalloc) pointed at each input in turn
+	corpus       []wire.FuzzInput
+	seen         map[uint64]struct{}
+	heapBase     uint64
+	heapMeasured bool
+	rng          *rand.Rand
+	scratch      []byte
+	ring         [ringSize]wire.FuzzInput // the latest inputs, for heap attribution
+	ringNext     int
+	execs        uint64
+	// Argument slices, reused: purego.SyscallN copies out of them.
+	unpackArgs, sbcastArgs, verifyArgs, destroyArgs []uintptr
+}
+
+const (
+	ringSize      = 256
+	maxCorpus     = 20000
+	maxFeatures   = 1 << 18
+	heapCheckMask = ringSize - 1
+)
+
+var fz *fuzzer
+
+type guardedRegion struct {
+	mem []byte
+	end int // offset of the unmapped page
+}
+
+func newGuardedRegion(size int) (guardedRegion, error) {
+	page := syscall.Getpagesize()
+	pages := max((size+page-1)/page, 1)
+	mem, err := syscall.Mmap(-1, 0, (pages+1)*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	if err != nil {
+		return guardedRegion{}, err
+	}
+	if err := syscall.Mprotect(mem[pages*page:], syscall.PROT_NONE); err != nil {
+		syscall.Munmap(mem)
+		return guardedRegion{}, err
+	}
+	return guardedRegion{mem: mem, end: pages * page}, nil
+}
+
+// place copies b so that its last byte is the last readable one, and
+// returns its address.
+func (g *guardedRegion) place(b []byte) uintptr {
+	start := g.end - len(b)
+	copy(g.mem[start:g.end], b)
+	return uintptr(unsafe.Pointer(&g.mem[0])) + uintptr(start)
+}
+
+func (s *server) newFuzzer(req *wire.Fuzz) (*fuzzer, error) {
+	f := &fuzzer{maxLen: int(req.MaxLen), seen: map[uint64]struct{}{}}
+	fd, err := syscall.Open(req.StatusPath, syscall.O_RDWR|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("fuzz status file %s: %w", req.StatusPath, err)
+	}
+	f.status, err = syscall.Mmap(fd, 0, wire.FuzzStatusInput+f.maxLen, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	syscall.Close(fd)
+	if err != nil {
+		return nil, fmt.Errorf("map fuzz status file: %w", err)
+	}
+	f.statusPath = req.StatusPath
+	if f.in, err = newGuardedRegion(f.maxLen); err != nil {
+		return nil, err
+	}
+	if f.sig, err = newGuardedRegion(f.maxLen); err != nil {
+		return nil, err
+	}
+	if f.buf = s.h.xmalloc(profile.BufSize); f.buf == 0 {
+		return nil, fmt.Errorf("cannot allocate a buffer")
+	}
+	f.scratch = make([]byte, 0, f.maxLen+64)
+	f.unpackArgs = make([]uintptr, 2)
+	f.sbcastArgs = make([]uintptr, 3)
+	f.verifyArgs = make([]uintptr, 6)
+	f.destroyArgs = make([]uintptr, 1)
+	return f, nil
+}
+
+// fuzzRequest serves an OpFuzz request.
+func (s *server) fuzzRequest(d *wire.Decoder) {
+	var req wire.Fuzz
+	if req.Decode(d); d.Err() != nil {
+		return
+	}
+	if req.MaxLen == 0 || req.StatusPath == "" || !s.symIndexOK(req.Fn) {
+		s.fail("malformed fuzz request")
+		return
+	}
+	if fz == nil || fz.statusPath != req.StatusPath || fz.maxLen != int(req.MaxLen) {
+		f, err := s.newFuzzer(&req)
+		if err != nil {
+			s.fail("%v", err)
+			return
+		}
+		fz = f
+	}
+	res := fz.run(s, &req)
+	s.signals.restore()
+	res.Encode(&s.enc)
+}
+
+func (f *fuzzer) run(s *server, req *wire.Fuzz) wire.FuzzResult {
+	var res wire.FuzzResult
+	f.rng = rand.New(rand.NewPCG(req.Seed, 0x66757a7a))
+	binary.LittleEndian.PutUint64(f.status[wire.FuzzStatusExecs:], 0)
+	f.execs = 0
+	if !f.heapMeasured {
+		f.heapBase = heapInUse(s)
+		f.heapMeasured = true
+	}
+	res.HeapBase = f.heapBase
+	if req.Mode == wire.FuzzReplay {
+		for _, in := range req.Inputs {
+			in.Data = truncate(in.Data, f.maxLen)
+			before := heapInUse(s)
+			for n := uint32(0); n < max(req.Count, 1); n++ {
+				if accepted, _ := f.exec(s, req, in.Data, in.Protocol); accepted {
+					res.Accepted++
+				}
+			}
+			if req.Measure {
+				after := heapInUse(s)
+				res.Growth = append(res.Growth, int64(after)-int64(before))
+			}
+		}
+		res.Execs = f.execs
+		res.Heap = heapInUse(s)
+		return res
+	}
+	// New corpus entries run once as they are (the parent's seeds are
+	// inputs in their own right), then join the corpus.
+	for _, in := range req.Inputs {
+		in.Data = truncate(in.Data, f.maxLen)
+		accepted, feature := f.exec(s, req, in.Data, in.Protocol)
+		if accepted {
+			res.Accepted++
+		}
+		if _, ok := f.seen[feature]; !ok && len(f.seen) < maxFeatures {
+			f.seen[feature] = struct{}{}
+		}
+		f.addCorpus(in)
+	}
+	if len(f.corpus) == 0 {
+		var pv uint16
+		if len(req.Protocols) > 0 {
+			pv = req.Protocols[0]
+		}
+		f.addCorpus(wire.FuzzInput{Protocol: pv})
+	}
+	for n := uint32(0); n < req.Count; n++ {
+		seed := f.corpus[f.rng.IntN(len(f.corpus))]
+		in := f.mutate(seed.Data)
+		pv := seed.Protocol
+		if len(req.Protocols) > 0 && f.rng.IntN(4) == 0 {
+			pv = req.Protocols[f.rng.IntN(len(req.Protocols))]
+		}
+		slot := &f.ring[f.ringNext]
+		slot.Protocol, slot.Data = pv, append(slot.Data[:0], in...)
+		f.ringNext = (f.ringNext + 1) % ringSize
+		accepted, feature := f.exec(s, req, in, pv)
+		if accepted {
+			res.Accepted++
+		}
+		if _, ok := f.seen[feature]; !ok && len(f.seen) < maxFeatures {
+			f.seen[feature] = struct{}{}
+			entry := wire.FuzzInput{Protocol: pv, Data: append([]byte(nil), in...)}
+			f.addCorpus(entry)
+			res.New = append(res.New, entry)
+		}
+		if req.HeapLimit > 0 && f.execs&heapCheckMask == 0 {
+			if heap := heapInUse(s); heap > f.heapBase+req.HeapLimit {
+				res.HeapExceeded = true
+				res.Leak, res.LeakBytes = f.worstRecent(s, req)
+				break
+			}
+		}
+	}
+	res.Execs = f.execs
+	res.Heap = heapInUse(s)
+	return res
+}
+
+// worstRecent runs each of the latest inputs again and returns the one
+// that grew the heap most.
+func (f *fuzzer) worstRecent(s *server, req *wire.Fuzz) (wire.FuzzInput, int64) {
+	var worst wire.FuzzInput
+	var most int64
+	recent := make([]wire.FuzzInput, 0, ringSize)
+	for _, in := range f.ring {
+		if in.Data != nil {
+			recent = append(recent, wire.FuzzInput{Protocol: in.Protocol, Data: append([]byte(nil), in.Data...)})
+		}
+	}
+	for _, in := range recent {
+		before := heapInUse(s)
+		f.exec(s, req, in.Data, in.Protocol)
+		after := heapInUse(s)
+		if g := int64(after) - int64(before); g > most {
+			worst, most = in, g
+		}
+	}
+	return worst, most
+}
+
+// heapInUse is the C heap in use, small and mmapped blocks together.
+func heapInUse(s *server) uint64 {
+	inUse, mmapped := s.c.heap()
+	return inUse + mmapped
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
+func (f *fuzzer) addCorpus(in wire.FuzzInput) {
+	in.Data = append([]byte(nil), in.Data...)
+	if len(f.corpus) < maxCorpus {
+		f.corpus = append(f.corpus, in)
+		return
+	}
+	f.corpus[f.rng.IntN(len(f.corpus))] = in
+}
+
+// exec runs the target function on one input placed against a guard page,
+// and destroys what it returned. The status file names the input first, so
+// the parent can tell which one a crash or hang came from.
+func (f *fuzzer) exec(s *server, req *wire.Fuzz, in []byte, pv uint16) (accepted bool, feature uint64) {
+	st := f.status
+	binary.LittleEndian.PutUint32(st[wire.FuzzStatusLen:], uint32(len(in)))
+	binary.LittleEndian.PutUint16(st[wire.FuzzStatusProtocol:], pv)
+	copy(st[wire.FuzzStatusInput:], in)
+	st[wire.FuzzStatusPhase] = wire.FuzzPhaseCall
+	fn := s.syms[req.Fn]
+	var ret uintptr
+	var processed uint32
+	if req.Target == wire.FuzzVerifySign {
+		buffer, sig := splitSigned(in)
+		f.verifyArgs[0] = uintptr(req.Key)
+		f.verifyArgs[1], f.verifyArgs[2] = f.in.place(buffer), uintptr(len(buffer))
+		f.verifyArgs[3], f.verifyArgs[4] = 0, 0
+		if len(sig) > 0 {
+			// An empty signature is NULL, as unpackmem_xmalloc gives it.
+			f.verifyArgs[3], f.verifyArgs[4] = f.sig.place(sig), uintptr(len(sig))
+		}
+		f.verifyArgs[5] = 1
+		args := f.verifyArgs[:5]
+		if req.ReplayArg {
+			args = f.verifyArgs
+		}
+		*s.errno = 0
+		ret, _, _ = purego.SyscallN(fn, args...)
+		ret = uintptr(uint32(ret)) // an int
+	} else {
+		head := f.in.place(in)
+		b := f.buf
+		*(*uint32)(addr(b + profile.BufOffMagic)) = profile.BufMagic
+		*(*uintptr)(addr(b + profile.BufOffHead)) = head
+		*(*uint32)(addr(b + profile.BufOffSize)) = uint32(len(in))
+		*(*uint32)(addr(b + profile.BufOffProcessed)) = 0
+		*(*uint16)(addr(b + profile.BufOffMmaped)) = 0
+		*s.errno = 0
+		if req.Target == wire.FuzzSbcastUnpack {
+			f.sbcastArgs[0], f.sbcastArgs[1], f.sbcastArgs[2] = b, uintptr(f.execs&1), uintptr(pv)
+			ret, _, _ = purego.SyscallN(fn, f.sbcastArgs...)
+		} else {
+			f.unpackArgs[0], f.unpackArgs[1] = b, uintptr(pv)
+			ret, _, _ = purego.SyscallN(fn, f.unpackArgs...)
+		}
+		processed = *(*uint32)(addr(b + profile.BufOffProcessed))
+		accepted = ret != 0
+	}
+	errno := *s.errno
+	// What auth unpack returned goes to the plugin's destroy. The 23.11+
+	// credentials stay: the framework frees them with the host's
+	// destructors, which assume Slurm's own structures, and a plugin may
+	// return its own (the parent restarts workers whose heap grows).
+	if accepted && req.Target == wire.FuzzAuthUnpack && s.symIndexOK(req.Destroy) {
+		st[wire.FuzzStatusPhase] = wire.FuzzPhaseDestroy
+		f.destroyArgs[0] = ret
+		purego.SyscallN(s.syms[req.Destroy], f.destroyArgs...)
+	}
+	f.execs++
+	binary.LittleEndian.PutUint64(st[wire.FuzzStatusExecs:], f.execs)
+	// The outcome: which function, protocol, result, errno, and how far
+	// unpack read (bucketed so that lengths do not each count as new).
+	feature = uint64(req.Target)<<56 | uint64(pv)<<40 | uint64(uint16(errno))<<24 | uint64(lenBucket(processed))<<1
+	if req.Target == wire.FuzzVerifySign {
+		feature ^= uint64(ret) << 8
+	} else if accepted {
+		feature |= 1
+	}
+	return accepted, feature
+}
+
+// lenBucket keeps small lengths exact and larger ones to a quarter power
+// of two.
+func lenBucket(n uint32) uint32 {
+	if n < 64 {
+		return n
+	}
+	e := uint32(31)
+	for n>>e == 0 {
+		e--
+	}
+	return 64 + e<<2 | (n>>(e-2))&3
+}
+
+// splitSigned splits a verify_sign input: u32 big-endian buffer length,
+// the buffer, then the signature (the length is clamped to what is there).
+func splitSigned(in []byte) (buffer, sig []byte) {
+	if len(in) < 4 {
+		return nil, in
+	}
+	n := int(min(binary.BigEndian.Uint32(in), uint32(len(in)-4)))
+	return in[4 : 4+n], in[4+n:]
+}
+
+// mutate returns a copy of src changed by one to four mutations, in the
+// fuzzer's scratch space.
+func (f *fuzzer) mutate(src []byte) []byte {
+	b := append(f.scratch[:0], src...)
+	for n := 1 + f.rng.IntN(4); n > 0; n-- {
+		if f.rng.IntN(2) == 0 && n > 1 {
+			n--
+		}
+		b = f.mutateOnce(b)
+	}
+	if len(b) > f.maxLen {
+		b = b[:f.maxLen]
+	}
+	f.scratch = b
+	return b
+}
+
+func (f *fuzzer) mutateOnce(b []byte) []byte {
+	r := f.rng
+	switch r.IntN(14) {
+	case 0: // flip a bit
+		if len(b) > 0 {
+			b[r.IntN(len(b))] ^= 1 << r.IntN(8)
+		}
+	case 1: // an interesting byte
+		if len(b) > 0 {
+			b[r.IntN(len(b))] = interesting8[r.IntN(len(interesting8))]
+		}
+	case 2, 3: // an interesting 32-bit value anywhere
+		if len(b) >= 4 {
+			off := r.IntN(len(b) - 3)
+			binary.BigEndian.PutUint32(b[off:], f.interesting32(len(b), off))
+		}
+	case 4: // nudge a 32-bit value
+		if len(b) >= 4 {
+			off := r.IntN(len(b) - 3)
+			v := binary.BigEndian.Uint32(b[off:])
+			d := uint32(1 + r.IntN(16))
+			if r.IntN(2) == 0 {
+				v += d
+			} else {
+				v -= d
+			}
+			binary.BigEndian.PutUint32(b[off:], v)
+		}
+	case 5, 6: // a length field: claim more (or much more) than is there
+		if off, ok := f.lengthField(b); ok {
+			binary.BigEndian.PutUint32(b[off:], f.interesting32(len(b), off))
+		} else if len(b) >= 4 {
+			off := r.IntN(len(b) - 3)
+			binary.BigEndian.PutUint32(b[off:], f.interesting32(len(b), off))
+		}
+	case 7: // truncate
+		if len(b) > 0 {
+			b = b[:r.IntN(len(b))]
+		}
+	case 8: // delete a chunk
+		if len(b) > 1 {
+			at := r.IntN(len(b))
+			n := 1 + r.IntN(min(len(b)-at, 32))
+			b = append(b[:at], b[at+n:]...)
+		}
+	case 9: // insert bytes: random, zeros, or a copy of a chunk
+		if len(b) < f.maxLen {
+			at := r.IntN(len(b) + 1)
+			n := 1 + r.IntN(16)
+			var chunk [16]byte
+			switch r.IntN(3) {
+			case 0:
+				for i := range chunk[:n] {
+					chunk[i] = byte(r.Uint32())
+				}
+			case 1:
+				if len(b) > 0 {
+					from := r.IntN(len(b))
+					n = copy(chunk[:min(n, len(b)-from)], b[from:])
+				}
+			}
+			b = append(b, chunk[:n]...)
+			copy(b[at+n:], b[at:len(b)-n])
+			copy(b[at:], chunk[:n])
+		}
+	case 10: // splice with another corpus entry
+		other := f.corpus[r.IntN(len(f.corpus))].Data
+		if len(other) > 0 {
+			at := r.IntN(len(b) + 1)
+			from := r.IntN(len(other))
+			b = append(b[:at], other[from:]...)
+		}
+	case 11: // an interesting 16-bit value
+		if len(b) >= 2 {
+			off := r.IntN(len(b) - 1)
+			binary.BigEndian.PutUint16(b[off:], interesting16[r.IntN(len(interesting16))])
+		}
+	case 12: // a huge 64-bit value
+		if len(b) >= 8 {
+			off := r.IntN(len(b) - 7)
+			binary.BigEndian.PutUint64(b[off:], interesting64[r.IntN(len(interesting64))])
+		}
+	case 13: // overwrite a chunk with another part of the input
+		if len(b) > 2 {
+			from, to := r.IntN(len(b)), r.IntN(len(b))
+			n := r.IntN(min(len(b)-from, len(b)-to, 32) + 1)
+			copy(b[to:to+n], b[from:from+n])
+		}
+	}
+	return b
+}
+
+var (
+	interesting8  = []byte{0, 1, 0x7f, 0x80, 0xff, 0x20, 0x40, '\n', ':'}
+	interesting16 = []uint16{0, 1, 0x7fff, 0x8000, 0xffff, 0x2600, 0x2800, 0x2a00, 0x2d00}
+	interesting64 = []uint64{0, 1 << 63, 1<<64 - 1, 1<<63 - 1, 1 << 32, 1 << 40}
+)
+
+// interesting32 is a value for a 32-bit field at off in a b-byte input:
+// the lengths Slurm's unpack limits turn on, and lengths just past the end.
+func (f *fuzzer) interesting32(n, off int) uint32 {
+	rest := uint32(max(n-off-4, 0))
+	switch f.rng.IntN(16) {
+	case 0:
+		return 0
+	case 1:
+		return 0xffffffff
+	case 2:
+		return 0x7fffffff
+	case 3:
+		return 0x80000000
+	case 4:
+		return 1 << 30 // MAX_PACK_MEM_LEN
+	case 5:
+		return 1<<30 + 1
+	case 6:
+		return 100000001 // MAX_ARRAY_LEN_LARGE + 1
+	case 7:
+		return 10001 // MAX_ARRAY_LEN_SMALL + 1
+	case 8, 9:
+		return rest + 1
+	case 10:
+		return rest + uint32(1+f.rng.IntN(4096))
+	case 11:
+		return rest
+	case 12:
+		return uint32(f.rng.IntN(64 << 20))
+	case 13:
+		return 1
+	default:
+		return uint32(f.rng.IntN(512))
+	}
+}
+
+// lengthField picks a 32-bit big-endian value that could be a length prefix
+// (non-zero and no longer than what follows it).
+func (f *fuzzer) lengthField(b []byte) (int, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	// Random probes, not a scan: inputs can be long.
+	for range 32 {
+		off := f.rng.IntN(len(b) - 3)
+		if v := binary.BigEndian.Uint32(b[off:]); v > 0 && int(v) <= len(b)-off-4 {
+			return off, true
+		}
+	}
+	return 0, false
+}
