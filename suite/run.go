@@ -41,14 +41,11 @@ var (
 	current *runState
 )
 
-// prepare opens the plugin and sets up its host: everything that can fail
-// before a spec runs, as a setup error.
-func prepare(cfg *Config) (*runState, error) {
-	t, err := loader.Open(cfg.Plugin, cfg.Loader)
-	if err != nil {
-		return nil, err
-	}
-	rs := &runState{cfg: cfg, target: t}
+// StartMunge sets up what the plugin authenticates with: a private munged
+// when cfg.Munged is "auto" (the default for munge plugins) or the socket it
+// names, and the AuthInfo value the run uses, with the socket and the TTL
+// added. d is nil unless a munged was started; the caller stops it.
+func StartMunge(cfg *Config, t *loader.Target) (d *munged.Daemon, socket, authInfo string, err error) {
 	mode := cfg.Munged
 	if mode == "" && t.Plugin.Minor() == "munge" {
 		mode = "auto"
@@ -57,12 +54,15 @@ func prepare(cfg *Config) (*runState, error) {
 	switch mode {
 	case "":
 	case "auto":
-		if rs.munged, err = munged.Start(context.Background()); err != nil {
-			return nil, &loader.InputError{Msg: "cannot start a private munged: " + err.Error(), Hint: "install Debian's munge package or pass --munged SOCKET"}
+		if d, err = munged.Start(context.Background()); err != nil {
+			return nil, "", "", &loader.InputError{Msg: "cannot start a private munged: " + err.Error(), Hint: "install Debian's munge package or pass --munged SOCKET"}
 		}
-		info = append(info, "socket="+rs.munged.Socket)
+		socket = d.Socket
 	default:
-		info = append(info, "socket="+mode)
+		socket = mode
+	}
+	if socket != "" {
+		info = append(info, "socket="+socket)
 	}
 	if cfg.AuthInfo != "" {
 		info = append(info, cfg.AuthInfo)
@@ -70,7 +70,20 @@ func prepare(cfg *Config) (*runState, error) {
 	if cfg.AuthTTL > 0 && !strings.Contains(cfg.AuthInfo, "ttl=") {
 		info = append(info, fmt.Sprintf("ttl=%d", cfg.AuthTTL))
 	}
-	rs.authInfo = strings.Join(info, ",")
+	return d, socket, strings.Join(info, ","), nil
+}
+
+// prepare opens the plugin and sets up its host: everything that can fail
+// before a spec runs, as a setup error.
+func prepare(cfg *Config) (*runState, error) {
+	t, err := loader.Open(cfg.Plugin, cfg.Loader)
+	if err != nil {
+		return nil, err
+	}
+	rs := &runState{cfg: cfg, target: t}
+	if rs.munged, _, rs.authInfo, err = StartMunge(cfg, t); err != nil {
+		return nil, err
+	}
 	if t.Plugin.Kind() == profile.Cred {
 		if rs.keys, err = makeKeyFiles(cfg, rs); err != nil {
 			rs.close()

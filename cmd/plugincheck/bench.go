@@ -50,30 +50,9 @@ func openSession(plugin string, hf *hostFlags, sf *suiteFlags, addressSpace uint
 		return nil, err
 	}
 	s := &session{cfg: cfg, target: t}
-	mode := cfg.Munged
-	if mode == "" && t.Plugin.Minor() == "munge" {
-		mode = "auto"
+	if s.munged, s.socket, s.authInfo, err = suite.StartMunge(&cfg, t); err != nil {
+		return nil, err
 	}
-	var info []string
-	switch mode {
-	case "":
-	case "auto":
-		if s.munged, err = munged.Start(context.Background()); err != nil {
-			return nil, &loader.InputError{Msg: "cannot start a private munged: " + err.Error(), Hint: "install Debian's munge package or pass --munged SOCKET"}
-		}
-		s.socket = s.munged.Socket
-		info = append(info, "socket="+s.socket)
-	default:
-		s.socket = mode
-		info = append(info, "socket="+mode)
-	}
-	if cfg.AuthInfo != "" {
-		info = append(info, cfg.AuthInfo)
-	}
-	if cfg.AuthTTL > 0 && !strings.Contains(cfg.AuthInfo, "ttl=") {
-		info = append(info, fmt.Sprintf("ttl=%d", cfg.AuthTTL))
-	}
-	s.authInfo = strings.Join(info, ",")
 	s.sandbox, err = t.NewSandbox(loader.SandboxOptions{
 		SlurmConf: cfg.SlurmConf, AuthInfo: s.authInfo, CallTimeout: cfg.CallTimeout,
 		Daemon: cfg.Daemon, ExtraConf: cfg.ConfLines, AddressSpace: addressSpace,
