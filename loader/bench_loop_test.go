@@ -31,25 +31,42 @@ func TestBenchAuthNone(t *testing.T) {
 	if _, err := a.Init(); err != nil {
 		t.Fatal(err)
 	}
-	for _, threads := range []int{1, 2} {
-		r, err := a.Bench(loader.BenchOptions{Threads: threads, Duration: 50 * time.Millisecond})
-		ok(t, "bench", err)
-		checkSteps(t, r, "cycle")
-		if r.Threads != threads || r.Wall < 50*time.Millisecond {
-			t.Errorf("threads %d, wall %v", r.Threads, r.Wall)
+	for _, usePurego := range []bool{false, true} {
+		for _, threads := range []int{1, 2} {
+			r, err := a.Bench(loader.BenchOptions{Threads: threads, Duration: 50 * time.Millisecond, Purego: usePurego})
+			ok(t, "bench", err)
+			checkSteps(t, r, "cycle")
+			if r.Threads != threads || r.Wall < 50*time.Millisecond {
+				t.Errorf("threads %d, wall %v", r.Threads, r.Wall)
+			}
+			r, err = a.Bench(loader.BenchOptions{Threads: threads, Duration: 50 * time.Millisecond, Steps: true,
+				Data: []byte("payload"), Purego: usePurego})
+			ok(t, "bench steps", err)
+			checkSteps(t, r, "cycle", "create", "pack", "unpack", "verify", "ids", "destroy")
 		}
-		r, err = a.Bench(loader.BenchOptions{Threads: threads, Duration: 50 * time.Millisecond, Steps: true, Data: []byte("payload")})
-		ok(t, "bench steps", err)
-		checkSteps(t, r, "cycle", "create", "pack", "unpack", "verify", "ids", "destroy")
-	}
-	r, err := w.BenchCall(20 * time.Millisecond)
-	ok(t, "bench call", err)
-	if st := r.Step("call"); st == nil || st.Count < 1000 || st.Mean() <= 0 || st.Mean() > 100*time.Microsecond {
-		t.Errorf("call overhead step %+v", st)
+		r, err := w.BenchCall(20*time.Millisecond, usePurego)
+		ok(t, "bench call", err)
+		if st := r.Step("call"); st == nil || st.Count < 1000 || st.Mean() <= 0 || st.Mean() > 100*time.Microsecond {
+			t.Errorf("call overhead step %+v (purego %v)", st, usePurego)
+		}
 	}
 	// The worker is still usable afterwards.
 	if _, err := w.Call("auth_p_get_uid", loader.Null); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// 23.02 and later return both ids from one call, through pointers.
+func TestBenchAuthGetIDs(t *testing.T) {
+	w := start(t, realPlugin(t, "24.11", "auth_none.so"), loader.Options{}, loader.SandboxOptions{})
+	a, _ := w.Auth()
+	if _, err := a.Init(); err != nil {
+		t.Fatal(err)
+	}
+	for _, usePurego := range []bool{false, true} {
+		r, err := a.Bench(loader.BenchOptions{Threads: 2, Duration: 30 * time.Millisecond, Steps: true, Purego: usePurego})
+		ok(t, "bench", err)
+		checkSteps(t, r, "cycle", "create", "ids", "destroy")
 	}
 }
 
@@ -81,7 +98,10 @@ func TestBenchCredKey(t *testing.T) {
 	if priv == 0 || pub == 0 {
 		t.Fatal("no key")
 	}
-	r, err := c.Bench(priv, pub, loader.BenchOptions{Threads: 2, Duration: 50 * time.Millisecond, Steps: true, Data: make([]byte, 100)})
-	ok(t, "bench", err)
-	checkSteps(t, r, "cycle", "sign", "verify_sign", "xfree")
+	for _, usePurego := range []bool{false, true} {
+		r, err := c.Bench(priv, pub, loader.BenchOptions{Threads: 2, Duration: 50 * time.Millisecond, Steps: true,
+			Data: make([]byte, 100), Purego: usePurego})
+		ok(t, "bench", err)
+		checkSteps(t, r, "cycle", "sign", "verify_sign", "xfree")
+	}
 }

@@ -106,9 +106,11 @@ type BenchReport struct {
 	RunNs         int64  `json:"run_duration_ns"`
 	Runs          int    `json:"runs"`
 	DataLen       int    `json:"data_len"`
-	// CallOverheadNs is one call through the worker's calling path
-	// (purego.SyscallN of labs).
+	// CallOverheadNs is one call of labs through the bench loops' calling
+	// path (loader/internal/hotcall); PuregoCallNs through purego.SyscallN,
+	// the worker's path for every other call.
 	CallOverheadNs float64        `json:"call_overhead_ns"`
+	PuregoCallNs   float64        `json:"purego_call_ns,omitempty"`
 	Results        []BenchResult  `json:"results"`
 	Native         []NativeResult `json:"native,omitempty"`
 	NativeNote     string         `json:"native_note,omitempty"`
@@ -150,9 +152,11 @@ type NativeResult struct {
 	MaxNs     int64     `json:"max_ns"`
 	// Ratio is the worker's time per cycle over the harness's: the median
 	// over runs of the harness's rate over the worker run's before it. 1.0
-	// means no overhead.
-	Ratio  float64 `json:"worker_time_ratio"`
-	Failed uint64  `json:"failed,omitempty"`
+	// means no overhead. PuregoRatio is the same for the cycle called
+	// through purego.SyscallN (the run after the harness's).
+	Ratio       float64 `json:"worker_time_ratio"`
+	PuregoRatio float64 `json:"worker_time_ratio_purego,omitempty"`
+	Failed      uint64  `json:"failed,omitempty"`
 }
 
 // RemungeRun is remunge's encode+decode rate against the same munged, and
@@ -328,7 +332,7 @@ func runBench(s *session, plan benchPlan, progress io.Writer) (*BenchReport, err
 		data[i] = byte('a' + i%26)
 	}
 	// bench is the measurement for one thread count and mode.
-	var bench func(threads int, d time.Duration, steps bool) (loader.BenchRun, error)
+	var bench func(threads int, d time.Duration, steps, usePurego bool) (loader.BenchRun, error)
 	switch kind {
 	case profile.Auth:
 		a, err := w.Auth()
@@ -338,8 +342,8 @@ func runBench(s *session, plan benchPlan, progress io.Writer) (*BenchReport, err
 		if _, err := a.Init(); err != nil && !isNoSymbol(err) {
 			return nil, err
 		}
-		bench = func(threads int, d time.Duration, steps bool) (loader.BenchRun, error) {
-			return a.Bench(loader.BenchOptions{Threads: threads, Duration: d, Steps: steps, AuthInfo: s.authInfo, Data: data})
+		bench = func(threads int, d time.Duration, steps, usePurego bool) (loader.BenchRun, error) {
+			return a.Bench(loader.BenchOptions{Threads: threads, Duration: d, Steps: steps, AuthInfo: s.authInfo, Data: data, Purego: usePurego})
 		}
 	case profile.Cred:
 		c, err := w.Cred()
@@ -371,8 +375,8 @@ func runBench(s *session, plan benchPlan, progress io.Writer) (*BenchReport, err
 		if err != nil {
 			return nil, err
 		}
-		bench = func(threads int, d time.Duration, steps bool) (loader.BenchRun, error) {
-			return c.Bench(priv, pub, loader.BenchOptions{Threads: threads, Duration: d, Steps: steps, Data: data})
+		bench = func(threads int, d time.Duration, steps, usePurego bool) (loader.BenchRun, error) {
+			return c.Bench(priv, pub, loader.BenchOptions{Threads: threads, Duration: d, Steps: steps, Data: data, Purego: usePurego})
 		}
 	default:
 		return nil, fmt.Errorf("%s is neither an auth nor a cred plugin", s.target.Plugin.Path)
@@ -384,25 +388,32 @@ func runBench(s *session, plan benchPlan, progress io.Writer) (*BenchReport, err
 	}
 	say("%s", s.describe())
 
-	call, err := w.BenchCall(min(plan.duration, 300*time.Millisecond))
-	if err != nil {
+	callNs := func(usePurego bool) (float64, error) {
+		r, err := w.BenchCall(min(plan.duration, 300*time.Millisecond), usePurego)
+		if st := r.Step("call"); err == nil && st != nil {
+			return float64(st.Mean()), nil
+		}
+		return 0, err
+	}
+	if rep.CallOverheadNs, err = callNs(false); err != nil {
 		return nil, err
 	}
-	if st := call.Step("call"); st != nil {
-		rep.CallOverheadNs = float64(st.Total) / float64(max(st.Count, 1))
+	if rep.PuregoCallNs, err = callNs(true); err != nil {
+		return nil, err
 	}
 	threadCounts := []int{1}
 	if plan.threads > 1 {
 		threadCounts = append(threadCounts, plan.threads)
 	}
 	// Warm-up: caches, the allocator's arenas, munged's threads.
-	if _, err := bench(plan.threads, max(plan.duration/4, 20*time.Millisecond), false); err != nil {
+	if _, err := bench(plan.threads, max(plan.duration/4, 20*time.Millisecond), false, false); err != nil {
 		return nil, err
 	}
 	// Each cycle run is followed by a run of the native harness on the
-	// same cycle and, for auth/munge, by remunge against the same munged
-	// with as many credentials: the machine's drift touches all alike, and
-	// the ratios are taken run by run.
+	// same cycle, for auth/munge by remunge against the same munged with
+	// as many credentials, and by a run of the cycle through
+	// purego.SyscallN: the machine's drift touches all alike, and the
+	// ratios are taken run by run.
 	withRemunge := kind == profile.Auth && s.socket != "" && s.target.Plugin.Minor() == "munge"
 	if plan.harness == "" {
 		rep.NativeNote = "native harness not found: build it with make native, or pass --native PATH"
@@ -417,6 +428,9 @@ func runBench(s *session, plan benchPlan, progress io.Writer) (*BenchReport, err
 			if withRemunge && !steps {
 				what += " and remunge -d"
 			}
+			if !steps {
+				what += ", then through purego.SyscallN"
+			}
 			say("%s, %d thread(s), %d × %v", what, th, plan.runs, plan.duration)
 			merged := map[string]*loader.BenchStep{}
 			var order []string
@@ -426,18 +440,22 @@ func runBench(s *session, plan benchPlan, progress io.Writer) (*BenchReport, err
 			nr := NativeResult{Threads: th}
 			var fractions, ratios []float64
 			var p50s, p90s, p99s []float64
+			viaPurego := BenchResult{Name: "cycle/purego", Threads: th}
+			var puregoCycle loader.BenchStep
+			var puregoRatios []float64
 			for range plan.runs {
-				r, err := bench(th, plan.duration, steps)
+				r, err := bench(th, plan.duration, steps, false)
 				if err != nil {
 					return nil, err
 				}
+				var nrate float64
 				rates = append(rates, r.Rate())
 				if !steps && plan.harness != "" && rep.NativeNote == "" {
 					n, err := s.sandbox.RunNative(ctx, loader.NativeOptions{Harness: plan.harness, Threads: th, Duration: plan.duration,
 						Runs: 1, AuthInfo: s.authInfo, DataLen: plan.dataLen, KeyFile: s.keyFile})
 					if err != nil {
 						rep.NativeNote = oneLine(err)
-					} else if nrate := n.Rate(); nrate > 0 && r.Rate() > 0 {
+					} else if nrate = n.Rate(); nrate > 0 && r.Rate() > 0 {
 						nr.RunRates = append(nr.RunRates, nrate)
 						ratios = append(ratios, nrate/r.Rate())
 						p50s, p90s, p99s = append(p50s, float64(n.P50)), append(p90s, float64(n.P90)), append(p99s, float64(n.P99))
@@ -452,6 +470,20 @@ func runBench(s *session, plan benchPlan, progress io.Writer) (*BenchReport, err
 					} else {
 						rr.RunRates = append(rr.RunRates, v)
 						fractions = append(fractions, r.Rate()/v)
+					}
+				}
+				if !steps {
+					pr, err := bench(th, plan.duration, false, true)
+					if err != nil {
+						return nil, err
+					}
+					viaPurego.RunRates = append(viaPurego.RunRates, pr.Rate())
+					viaPurego.Failed += pr.Failed
+					if st := pr.Step("cycle"); st != nil {
+						puregoCycle.Merge(st)
+					}
+					if nrate > 0 && pr.Rate() > 0 {
+						puregoRatios = append(puregoRatios, nrate/pr.Rate())
 					}
 				}
 				failed += r.Failed
@@ -477,7 +509,7 @@ func runBench(s *session, plan benchPlan, progress io.Writer) (*BenchReport, err
 				if name == "cycle" {
 					res.RunRates, res.OpsPerSec, res.Failed = rates, median(rates), failed
 					if len(ratios) > 0 {
-						nr.OpsPerSec, nr.Ratio = median(nr.RunRates), median(ratios)
+						nr.OpsPerSec, nr.Ratio, nr.PuregoRatio = median(nr.RunRates), median(ratios), median(puregoRatios)
 						nr.P50Ns, nr.P90Ns, nr.P99Ns = int64(median(p50s)), int64(median(p90s)), int64(median(p99s))
 						rep.Native = append(rep.Native, nr)
 					}
@@ -489,6 +521,13 @@ func runBench(s *session, plan benchPlan, progress io.Writer) (*BenchReport, err
 					res.OpsPerSec = float64(th) / st.Mean().Seconds()
 				}
 				rep.Results = append(rep.Results, res)
+			}
+			if len(viaPurego.RunRates) > 0 {
+				st := &puregoCycle
+				viaPurego.OpsPerSec, viaPurego.Count, viaPurego.MeanNs = median(viaPurego.RunRates), st.Count, int64(st.Mean())
+				viaPurego.P50Ns, viaPurego.P90Ns = int64(st.Percentile(.50)), int64(st.Percentile(.90))
+				viaPurego.P99Ns, viaPurego.MaxNs = int64(st.Percentile(.99)), int64(st.Max)
+				rep.Results = append(rep.Results, viaPurego)
 			}
 		}
 	}
@@ -584,7 +623,8 @@ func (r *BenchReport) write(w io.Writer) {
 	fmt.Fprintf(w, "plugincheck bench %s\n", r.Plugin)
 	fmt.Fprintf(w, "%s, generation %s, host Slurm %s; %d CPUs; %d runs of %v each after a warm-up\n",
 		r.PluginType, r.Generation, r.Host, r.CPUs, r.Runs, time.Duration(r.RunNs))
-	fmt.Fprintf(w, "one call through the worker's calling path (purego.SyscallN): %.0f ns\n\n", r.CallOverheadNs)
+	fmt.Fprintf(w, "one call of a C function that does nothing: %.0f ns on the bench loops' path, %.0f ns through purego.SyscallN\n\n",
+		r.CallOverheadNs, r.PuregoCallNs)
 	fmt.Fprintf(w, "%-14s %7s %10s %10s %10s %10s %12s  %s\n", "MEASURE", "THREADS", "OPS/S", "P50", "P90", "P99", "MAX", "RUNS (OPS/S)")
 	for _, x := range r.Results {
 		runs := ""
@@ -598,9 +638,13 @@ func (r *BenchReport) write(w io.Writer) {
 	}
 	if len(r.Native) > 0 {
 		fmt.Fprintln(w)
-		fmt.Fprintf(w, "%-14s %7s %10s %10s %10s %10s %12s  %s\n", "NATIVE CYCLE", "THREADS", "OPS/S", "P50", "P90", "P99", "MAX", "WORKER TIME / NATIVE TIME")
+		fmt.Fprintf(w, "%-14s %7s %10s %10s %10s %10s %12s  %s\n", "NATIVE CYCLE", "THREADS", "OPS/S", "P50", "P90", "P99", "MAX", "WORKER TIME / NATIVE TIME (VIA purego.SyscallN)")
 		for _, n := range r.Native {
-			fmt.Fprintf(w, "%-14s %7d %10s %10s %10s %10s %12s  %.2f×\n", "bench-native", n.Threads, rate(n.OpsPerSec), ns(n.P50Ns), ns(n.P90Ns), ns(n.P99Ns), ns(n.MaxNs), n.Ratio)
+			via := "-"
+			if n.PuregoRatio > 0 {
+				via = fmt.Sprintf("%.2f×", n.PuregoRatio)
+			}
+			fmt.Fprintf(w, "%-14s %7d %10s %10s %10s %10s %12s  %.2f× (%s)\n", "bench-native", n.Threads, rate(n.OpsPerSec), ns(n.P50Ns), ns(n.P90Ns), ns(n.P99Ns), ns(n.MaxNs), n.Ratio, via)
 		}
 	}
 	if r.NativeNote != "" {

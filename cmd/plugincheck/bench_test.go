@@ -33,8 +33,8 @@ func TestBenchAuthNone(t *testing.T) {
 	if rep.SchemaVersion != benchSchema || rep.PluginType != "auth/none" || rep.Generation != "22.05" || rep.Runs != 2 {
 		t.Errorf("header %+v", rep)
 	}
-	if rep.CallOverheadNs <= 0 || rep.CallOverheadNs > 100000 {
-		t.Errorf("call overhead %v ns", rep.CallOverheadNs)
+	if rep.CallOverheadNs <= 0 || rep.CallOverheadNs > 100000 || rep.PuregoCallNs <= 0 || rep.PuregoCallNs > 100000 {
+		t.Errorf("call overhead %v ns, through purego.SyscallN %v ns", rep.CallOverheadNs, rep.PuregoCallNs)
 	}
 	seen := map[string]bool{}
 	for _, r := range rep.Results {
@@ -42,11 +42,11 @@ func TestBenchAuthNone(t *testing.T) {
 		if r.OpsPerSec <= 0 || r.Count == 0 || r.P50Ns <= 0 || r.P50Ns > r.P90Ns || r.P90Ns > r.P99Ns || r.MeanNs <= 0 || r.MaxNs < r.MeanNs {
 			t.Errorf("result not sane: %+v", r)
 		}
-		if r.Name == "cycle" && (len(r.RunRates) != 2 || r.Failed != 0) {
+		if (r.Name == "cycle" || r.Name == "cycle/purego") && (len(r.RunRates) != 2 || r.Failed != 0) {
 			t.Errorf("cycle runs %v, failed %d", r.RunRates, r.Failed)
 		}
 	}
-	for _, name := range []string{"cycle", "create", "pack", "unpack", "verify", "ids", "destroy"} {
+	for _, name := range []string{"cycle", "cycle/purego", "create", "pack", "unpack", "verify", "ids", "destroy"} {
 		for _, th := range "12" {
 			if !seen[name+"/"+string(th)] {
 				t.Errorf("no %s at %c thread(s)", name, th)
@@ -57,7 +57,7 @@ func TestBenchAuthNone(t *testing.T) {
 		t.Fatalf("native %+v (%s)", rep.Native, rep.NativeNote)
 	}
 	for _, n := range rep.Native {
-		if n.OpsPerSec <= 0 || n.Ratio <= 0 || n.P50Ns <= 0 || len(n.RunRates) != 2 {
+		if n.OpsPerSec <= 0 || n.Ratio <= 0 || n.PuregoRatio <= 0 || n.P50Ns <= 0 || len(n.RunRates) != 2 {
 			t.Errorf("native result %+v", n)
 		}
 	}
@@ -76,7 +76,7 @@ func TestBenchAuthNone(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	out := stdout.String()
-	for _, want := range []string{"MEASURE", "cycle", "compared with the saved result", "OLD OPS/S", "native harness:"} {
+	for _, want := range []string{"MEASURE", "cycle", "cycle/purego", "through purego.SyscallN", "compared with the saved result", "OLD OPS/S", "native harness:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text report lacks %q:\n%s", want, out)
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 )
 
 // Op is a request type.
@@ -358,6 +359,9 @@ type Bench struct {
 	Sign, VerifySign int16
 	PrivKey, PubKey  uint64
 	ReplayArg        bool
+	// Purego calls through purego.SyscallN instead of the worker's hot-loop
+	// path (loader/internal/hotcall): the comparison the report prints.
+	Purego bool
 }
 
 func (b *Bench) Encode(e *Encoder) {
@@ -375,6 +379,7 @@ func (b *Bench) Encode(e *Encoder) {
 	e.U64(b.PrivKey)
 	e.U64(b.PubKey)
 	e.U8(b2u8(b.ReplayArg))
+	e.U8(b2u8(b.Purego))
 }
 
 func (b *Bench) Decode(d *Decoder) {
@@ -387,6 +392,7 @@ func (b *Bench) Decode(d *Decoder) {
 	}
 	b.PrivKey, b.PubKey = d.U64(), d.U64()
 	b.ReplayArg = d.U8() == 1
+	b.Purego = d.U8() == 1
 }
 
 func b2u8(v bool) uint8 {
@@ -409,11 +415,7 @@ func HistBucket(v uint64) int {
 	if v < 1<<histSubBits {
 		return int(v)
 	}
-	e := 63
-	for v>>e == 0 {
-		e--
-	}
-	shift := e - histSubBits
+	shift := bits.Len64(v) - 1 - histSubBits
 	return (shift+1)<<histSubBits | int(v>>shift)&(1<<histSubBits-1)
 }
 

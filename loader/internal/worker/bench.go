@@ -9,6 +9,7 @@ import (
 
 	"github.com/ebitengine/purego"
 
+	"github.com/plugincheck/plugincheck/loader/internal/hotcall"
 	"github.com/plugincheck/plugincheck/loader/internal/wire"
 	"github.com/plugincheck/plugincheck/loader/profile"
 )
@@ -36,10 +37,12 @@ const (
 
 var credStepNames = [nSteps]string{"cycle", "sign", "verify_sign", "xfree"}
 
+// newCallFunc makes one of a loop thread's call sites: hotcall.New, or
+// hotcall.NewPurego when the request compares the two paths.
+type newCallFunc func(fn uintptr, args ...uintptr) *hotcall.Call
+
 // benchThread is one OS thread's share of a timed run. Everything the hot
-// loop touches is allocated before it starts: purego.SyscallN copies its
-// arguments out of a slice, and a slice made per call would be a heap
-// allocation per call.
+// loop touches is allocated before it starts, its call sites included.
 type benchThread struct {
 	// Padding keeps each thread's counters off the cache lines of the
 	// others': shared lines would make the threads slow each other down.
@@ -48,8 +51,18 @@ type benchThread struct {
 	hist            [nSteps][]uint64
 	cycles, failed  uint64
 	failure         string
-	_               [128]byte
+	// Out-parameters of the cycle's calls. C gets their addresses as
+	// integers, so they must not be on a goroutine stack, which moves when
+	// it grows; a benchThread is on the heap.
+	ids     [2]uint32
+	sig     uintptr
+	sigSize uint32
+	yielded time.Duration // clock at the last yield
+	_       [128]byte
 }
+
+// xfreeFile is the file name slurm_xfree is given, in memory that never moves.
+var xfreeFile = [...]byte{'p', 'l', 'u', 'g', 'i', 'n', 'c', 'h', 'e', 'c', 'k', 0}
 
 func (t *benchThread) record(step int, d time.Duration) {
 	v := uint64(d)
@@ -59,6 +72,27 @@ func (t *benchThread) record(step int, d time.Duration) {
 		t.max[step] = v
 	}
 	t.hist[step][wire.HistBucket(v)]++
+}
+
+// yieldEvery is how often a loop passes through the scheduler; sysmon
+// counts a goroutine as running too long after 10 ms (forcePreemptNS).
+const yieldEvery = 5 * time.Millisecond
+
+// yield lets the scheduler run the loop's goroutine again when it has not
+// for yieldEvery, and returns the clock after it (now when it did not
+// yield), so that the time spent is in no cycle. Without it the goroutine
+// counts as running too long, and then sysmon takes its P whenever it is
+// in a C call (it cannot be preempted there): every return from C goes
+// the slow way through the scheduler, with futex wake-ups, which costs a
+// plugin blocked on munged ~10 % of its rate.
+func (t *benchThread) yield(now time.Duration, start time.Time) time.Duration {
+	if now-t.yielded < yieldEvery {
+		return now
+	}
+	runtime.Gosched()
+	now = time.Since(start)
+	t.yielded = now
+	return now
 }
 
 func (t *benchThread) fail(format string, args ...any) {
@@ -78,7 +112,7 @@ func (s *server) bench(b *wire.Bench) (wire.BenchResult, error) {
 		}
 		return s.syms[i]
 	}
-	var loop func(t *benchThread, deadline time.Duration, start time.Time, errno *int32)
+	var loop func(t *benchThread, newCall newCallFunc, deadline time.Duration, start time.Time, errno *int32)
 	names := authStepNames
 	switch b.Kind {
 	case wire.BenchAuth:
@@ -90,8 +124,8 @@ func (s *server) bench(b *wire.Bench) (wire.BenchResult, error) {
 		data := s.c.alloc(b.Data, 0)
 		defer purego.SyscallN(s.c.free, info)
 		defer purego.SyscallN(s.c.free, data)
-		loop = func(t *benchThread, deadline time.Duration, start time.Time, errno *int32) {
-			s.authBenchLoop(b, t, sym, info, data, deadline, start, errno)
+		loop = func(t *benchThread, newCall newCallFunc, deadline time.Duration, start time.Time, errno *int32) {
+			s.authBenchLoop(b, t, newCall, sym, info, data, deadline, start, errno)
 		}
 	case wire.BenchCred:
 		if sym(b.Sign) == 0 || sym(b.VerifySign) == 0 {
@@ -100,8 +134,8 @@ func (s *server) bench(b *wire.Bench) (wire.BenchResult, error) {
 		names = credStepNames
 		data := s.c.alloc(b.Data, 0)
 		defer purego.SyscallN(s.c.free, data)
-		loop = func(t *benchThread, deadline time.Duration, start time.Time, errno *int32) {
-			s.credBenchLoop(b, t, sym, data, deadline, start, errno)
+		loop = func(t *benchThread, newCall newCallFunc, deadline time.Duration, start time.Time, errno *int32) {
+			s.credBenchLoop(b, t, newCall, sym, data, deadline, start, errno)
 		}
 	case wire.BenchNoop:
 		labs := dlsym(libcHandle(), "labs")
@@ -109,24 +143,24 @@ func (s *server) bench(b *wire.Bench) (wire.BenchResult, error) {
 			return res, fmt.Errorf("bench: the C library has no labs")
 		}
 		names = [nSteps]string{"call"}
-		loop = func(t *benchThread, deadline time.Duration, start time.Time, _ *int32) {
-			args := []uintptr{1}
+		loop = func(t *benchThread, newCall newCallFunc, deadline time.Duration, start time.Time, _ *int32) {
+			abs := newCall(labs, 1)
 			prev := time.Since(start)
 			for {
 				// 64 calls between clock readings: the clock costs as much
 				// as a call.
 				for i := 0; i < 64; i++ {
-					purego.SyscallN(labs, args...)
+					abs.Do()
 				}
 				now := time.Since(start)
 				t.cycles += 64
 				t.count[0] += 64
 				t.sum[0] += uint64(now - prev)
 				t.hist[0][wire.HistBucket(uint64(now-prev)/64)] += 64
-				prev = now
 				if now >= deadline {
 					return
 				}
+				prev = t.yield(now, start)
 			}
 		}
 	default:
@@ -141,6 +175,10 @@ func (s *server) bench(b *wire.Bench) (wire.BenchResult, error) {
 			t.hist[j] = make([]uint64, wire.HistBuckets)
 		}
 		threads[i] = t
+	}
+	newCall := newCallFunc(hotcall.New)
+	if b.Purego {
+		newCall = hotcall.NewPurego
 	}
 	defer concurrently(n)()
 	var ready, done sync.WaitGroup
@@ -158,7 +196,7 @@ func (s *server) bench(b *wire.Bench) (wire.BenchResult, error) {
 			errno := (*int32)(addr(must(purego.SyscallN(s.c.errnoLocation))))
 			ready.Done()
 			<-gate
-			loop(t, deadline, start, errno)
+			loop(t, newCall, deadline, start, errno)
 		}()
 	}
 	ready.Wait()
@@ -196,26 +234,31 @@ func (s *server) bench(b *wire.Bench) (wire.BenchResult, error) {
 
 // authBenchLoop is the auth cycle of bench-native.c: one buffer per thread,
 // rewound rather than reallocated.
-func (s *server) authBenchLoop(b *wire.Bench, t *benchThread, sym func(int16) uintptr, info, data uintptr,
+func (s *server) authBenchLoop(b *wire.Bench, t *benchThread, newCall newCallFunc, sym func(int16) uintptr, info, data uintptr,
 	deadline time.Duration, start time.Time, errno *int32) {
-	create, pack, unpack, verify := sym(b.Create), sym(b.Pack), sym(b.Unpack), sym(b.Verify)
-	destroy, getUID, getGID, getIDs := sym(b.Destroy), sym(b.GetUID), sym(b.GetGID), sym(b.GetIDs)
 	buf, _, _ := purego.SyscallN(s.h.initBuf, 1024)
 	if buf == 0 {
 		t.fail("init_buf returned NULL")
 		return
 	}
+	defer purego.SyscallN(s.h.freeBuf, buf)
 	processed := (*uint32)(addr(buf + profile.BufOffProcessed))
-	var ids [2]uint32
-	createArgs := []uintptr{info}
+	create := newCall(sym(b.Create), info)
 	if b.Create4 {
-		createArgs = []uintptr{info, profile.SlurmAuthUIDAny, data, uintptr(len(b.Data))}
+		create = newCall(sym(b.Create), info, profile.SlurmAuthUIDAny, data, uintptr(len(b.Data)))
 	}
-	packArgs := []uintptr{0, buf, uintptr(b.Protocol)}
-	unpackArgs := []uintptr{buf, uintptr(b.Protocol)}
-	verifyArgs := []uintptr{0, info}
-	idsArgs := []uintptr{0, uintptr(unsafe.Pointer(&ids[0])), uintptr(unsafe.Pointer(&ids[1]))}
-	one := []uintptr{0}
+	// The argument each call site changes per cycle (the credential) is
+	// Args[0], set as the cycle goes.
+	pack := newCall(sym(b.Pack), 0, buf, uintptr(b.Protocol))
+	unpack := newCall(sym(b.Unpack), buf, uintptr(b.Protocol))
+	verify := newCall(sym(b.Verify), 0, info)
+	var getIDs, getUID, getGID *hotcall.Call
+	if sym(b.GetIDs) != 0 {
+		getIDs = newCall(sym(b.GetIDs), 0, uintptr(unsafe.Pointer(&t.ids[0])), uintptr(unsafe.Pointer(&t.ids[1])))
+	} else {
+		getUID, getGID = newCall(sym(b.GetUID), 0), newCall(sym(b.GetGID), 0)
+	}
+	destroyBack, destroyCred := newCall(sym(b.Destroy), 0), newCall(sym(b.Destroy), 0)
 	steps := b.Steps
 	// mark reads the clock when timing steps: the time since the last mark
 	// goes to step.
@@ -230,74 +273,72 @@ func (s *server) authBenchLoop(b *wire.Bench, t *benchThread, sym func(int16) ui
 	}
 	for {
 		*errno = 0
-		cred, _, _ := purego.SyscallN(create, createArgs...)
+		cred := create.Do()
 		mark(stCreate)
 		if cred == 0 {
 			t.fail("create returned NULL, errno %d", *errno)
 		} else {
 			*processed = 0
-			packArgs[0] = cred
-			rc, _, _ := purego.SyscallN(pack, packArgs...)
+			pack.Args[0] = cred
+			rc := pack.Do()
 			mark(stPack)
 			if int32(rc) != 0 {
 				t.fail("pack returned %d, errno %d", int32(rc), *errno)
 			} else {
 				*processed = 0
-				back, _, _ := purego.SyscallN(unpack, unpackArgs...)
+				back := unpack.Do()
 				mark(stUnpack)
 				if back == 0 {
 					t.fail("unpack returned NULL, errno %d", *errno)
 				} else {
-					verifyArgs[0] = back
-					rc, _, _ := purego.SyscallN(verify, verifyArgs...)
+					verify.Args[0] = back
+					rc := verify.Do()
 					mark(stVerify)
 					if int32(rc) != 0 {
 						t.fail("verify returned %d, errno %d", int32(rc), *errno)
 					} else {
-						if getIDs != 0 {
-							idsArgs[0] = back
-							purego.SyscallN(getIDs, idsArgs...)
+						if getIDs != nil {
+							getIDs.Args[0] = back
+							getIDs.Do()
 						} else {
-							one[0] = back
-							purego.SyscallN(getUID, one...)
-							purego.SyscallN(getGID, one...)
+							getUID.Args[0], getGID.Args[0] = back, back
+							getUID.Do()
+							getGID.Do()
 						}
 						mark(stIDs)
 					}
-					one[0] = back
-					purego.SyscallN(destroy, one...)
+					destroyBack.Args[0] = back
+					destroyBack.Do()
 				}
 			}
-			one[0] = cred
-			purego.SyscallN(destroy, one...)
+			destroyCred.Args[0] = cred
+			destroyCred.Do()
 			mark(stDestroy)
 		}
 		now := time.Since(start)
 		t.record(stCycle, now-cycleStart)
 		t.cycles++
-		cycleStart, last = now, now
 		if now >= deadline || t.failed > 1000 {
 			break
 		}
+		now = t.yield(now, start)
+		cycleStart, last = now, now
 	}
-	purego.SyscallN(s.h.freeBuf, buf)
 }
 
 // credBenchLoop signs, verifies and frees the signature, as the framework
 // does for every credential.
-func (s *server) credBenchLoop(b *wire.Bench, t *benchThread, sym func(int16) uintptr, data uintptr,
+func (s *server) credBenchLoop(b *wire.Bench, t *benchThread, newCall newCallFunc, sym func(int16) uintptr, data uintptr,
 	deadline time.Duration, start time.Time, errno *int32) {
-	sign, verify := sym(b.Sign), sym(b.VerifySign)
-	var sig uintptr
-	var size uint32
-	signArgs := []uintptr{uintptr(b.PrivKey), data, uintptr(len(b.Data)),
-		uintptr(unsafe.Pointer(&sig)), uintptr(unsafe.Pointer(&size))}
-	verifyArgs := []uintptr{uintptr(b.PubKey), data, uintptr(len(b.Data)), 0, 0}
+	sign := newCall(sym(b.Sign), uintptr(b.PrivKey), data, uintptr(len(b.Data)),
+		uintptr(unsafe.Pointer(&t.sig)), uintptr(unsafe.Pointer(&t.sigSize)))
+	// Args[3] and [4], the signature, are set per cycle.
+	verify := newCall(sym(b.VerifySign), uintptr(b.PubKey), data, uintptr(len(b.Data)), 0, 0)
 	if b.ReplayArg {
-		verifyArgs = append(verifyArgs, 1)
+		verify = newCall(sym(b.VerifySign), uintptr(b.PubKey), data, uintptr(len(b.Data)), 0, 0, 1)
 	}
-	file := []byte("plugincheck\x00")
-	xfreeArgs := []uintptr{uintptr(unsafe.Pointer(&sig)), uintptr(unsafe.Pointer(&file[0])), 0, uintptr(unsafe.Pointer(&file[0]))}
+	file := uintptr(unsafe.Pointer(&xfreeFile[0]))
+	xfree := newCall(s.h.xfree, uintptr(unsafe.Pointer(&t.sig)), file, 0, file)
 	steps := b.Steps
 	last := time.Since(start)
 	cycleStart := last
@@ -310,30 +351,30 @@ func (s *server) credBenchLoop(b *wire.Bench, t *benchThread, sym func(int16) ui
 	}
 	for {
 		*errno = 0
-		sig, size = 0, 0
-		rc, _, _ := purego.SyscallN(sign, signArgs...)
+		t.sig, t.sigSize = 0, 0
+		rc := sign.Do()
 		mark(stSign)
-		if int32(rc) != 0 || sig == 0 {
+		if int32(rc) != 0 || t.sig == 0 {
 			t.fail("sign returned %d, errno %d", int32(rc), *errno)
 		} else {
-			verifyArgs[3], verifyArgs[4] = sig, uintptr(size)
-			rc, _, _ := purego.SyscallN(verify, verifyArgs...)
+			verify.Args[3], verify.Args[4] = t.sig, uintptr(t.sigSize)
+			rc := verify.Do()
 			mark(stVerifySign)
 			if int32(rc) != 0 {
 				t.fail("verify_sign returned %d, errno %d", int32(rc), *errno)
 			}
-			purego.SyscallN(s.h.xfree, xfreeArgs...)
+			xfree.Do()
 			mark(stXfree)
 		}
 		now := time.Since(start)
 		t.record(stCycle, now-cycleStart)
 		t.cycles++
-		cycleStart, last = now, now
 		if now >= deadline || t.failed > 1000 {
 			break
 		}
+		now = t.yield(now, start)
+		cycleStart, last = now, now
 	}
-	runtime.KeepAlive(file)
 }
 
 // libcHandle is the C library, already loaded.

@@ -47,6 +47,10 @@ func (s *server) authCycles(a *wire.AuthCycles) wire.AuthCyclesResult {
 	res.HeapBefore, _ = s.c.heap()
 	defer concurrently(int(a.Threads))()
 	var wg sync.WaitGroup
+	// get_ids writes through pointers C gets as integers: they must point
+	// into the heap (a make with a run-time length), not a goroutine stack
+	// that moves when it grows.
+	ids := make([][2]uint32, max(a.Threads, 1))
 	for t := 0; t < int(max(a.Threads, 1)); t++ {
 		wg.Add(1)
 		go func(thread int) {
@@ -57,7 +61,7 @@ func (s *server) authCycles(a *wire.AuthCycles) wire.AuthCyclesResult {
 			runtime.LockOSThread()
 			errno := (*int32)(addr(must(purego.SyscallN(s.c.errnoLocation))))
 			for cycle := uint32(0); cycle < a.Iterations; cycle++ {
-				uid, gid, ok := s.authCycle(a, sym, info, data, errno, func(format string, args ...any) {
+				uid, gid, ok := s.authCycle(a, sym, info, data, errno, &ids[thread], func(format string, args ...any) {
 					fail(thread, cycle, format, args...)
 				})
 				if ok {
@@ -75,7 +79,7 @@ func (s *server) authCycles(a *wire.AuthCycles) wire.AuthCyclesResult {
 }
 
 func (s *server) authCycle(a *wire.AuthCycles, sym func(int16) uintptr, info, data uintptr, errno *int32,
-	fail func(string, ...any)) (uid, gid uint32, ok bool) {
+	ids *[2]uint32, fail func(string, ...any)) (uid, gid uint32, ok bool) {
 	call := func(fn uintptr, args ...uintptr) uintptr {
 		*errno = 0
 		r, _, _ := purego.SyscallN(fn, args...)
@@ -111,7 +115,6 @@ func (s *server) authCycle(a *wire.AuthCycles, sym func(int16) uintptr, info, da
 		return 0, 0, false
 	}
 	if a.GetIDs >= 0 {
-		var ids [2]uint32
 		call(sym(a.GetIDs), back, uintptr(unsafe.Pointer(&ids[0])), uintptr(unsafe.Pointer(&ids[1])))
 		uid, gid = ids[0], ids[1]
 	} else {
