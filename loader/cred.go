@@ -183,7 +183,12 @@ func (c *Cred) Unpack(buf uintptr, pv uint16) (uintptr, Result, error) {
 }
 
 // SbcastUnpack is the 23.11+ sbcast_p_unpack.
+// Where it takes shared_object (Debian's 26.05.5), that is false.
 func (c *Cred) SbcastUnpack(buf uintptr, verify bool, pv uint16) (uintptr, Result, error) {
-	r, err := call(c.W, c.Profile, profile.OpSbcastUnpack, Ptr(buf), Int(b2i(verify)), Int(int64(pv)))
+	args := []Arg{Ptr(buf), Int(b2i(verify)), Int(int64(pv))}
+	if f := c.Profile.Func(profile.OpSbcastUnpack); f != nil && len(f.Params) == 4 {
+		args = []Arg{Ptr(buf), Int(b2i(verify)), Int(0), Int(int64(pv))}
+	}
+	r, err := call(c.W, c.Profile, profile.OpSbcastUnpack, args...)
 	return r.Ptr(), r, err
 }

@@ -394,8 +394,8 @@ func (f *FuzzWorker) request(target FuzzTarget) wire.Fuzz {
 	if target == FuzzUnpack {
 		req.Destroy = f.W.symIndex(p, profile.OpDestroy)
 	}
-	if v := p.Func(profile.OpVerifySign); v != nil && target == FuzzVerifySign {
-		req.ReplayArg = len(v.Params) == 6
+	if fn := p.Func(target.op()); fn != nil {
+		req.Arity = uint8(len(fn.Params))
 	}
 	return req
 }

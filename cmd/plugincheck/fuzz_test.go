@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/plugincheck/plugincheck/reference/pack"
 )
 
 // TestFuzzFindsBadUnpack is the acceptance, shortened: a fuzz run on
@@ -125,5 +127,83 @@ func TestBenchFuzzBadInput(t *testing.T) {
 				t.Errorf("message %q does not say %q", msg, row.want)
 			}
 		})
+	}
+}
+
+// identity packs an identity_t as Slurm 23.11 and later do
+// (src/common/identity.c, unpack_identity): uid, gid, four strings, the gid
+// array, then the group names.
+func identity(ngids int, names ...string) []byte {
+	var e pack.Encoder
+	e.U32(1000)
+	e.U32(1000)
+	for range 4 {
+		e.NullStr()
+	}
+	e.U32(uint32(ngids))
+	for i := range ngids {
+		e.U32(uint32(1000 + i))
+	}
+	e.U32(uint32(len(names)))
+	for _, n := range names {
+		e.Str(n)
+	}
+	return e.Bytes()
+}
+
+// TestFuzzReproUnpackIdentity pins what the fuzzer found in Debian's 24.11
+// and 26.05 cred plugins (docs/real-plugins.md): when the group names do
+// not match the gids, unpack_identity's error path frees ngids group names
+// from an array that has fewer. With 15,000 gids and 2 names,
+// sbcast_p_unpack reads 120 KB of pointers past a 3-slot array and frees
+// them: whatever the heap holds there, it crashes. The same credential with
+// as many names as gids is refused without a crash.
+func TestFuzzReproUnpackIdentity(t *testing.T) {
+	const ngids = 15000
+	names := make([]string, ngids)
+	for i := range names {
+		names[i] = "g"
+	}
+	for _, release := range []string{"24.11", "26.05"} {
+		plugin := need(t, filepath.Join(realDir(t, release), "cred_none.so"))
+		for _, c := range []struct {
+			name  string
+			ident []byte
+			crash bool
+		}{
+			{"mismatch", identity(ngids, "aa", "bb"), true},
+			{"consistent", identity(ngids, names...), false},
+		} {
+			// The consistent credential is 150 KB, past --max-len's default.
+			// The series' own protocol version: from 25.11 the step id
+			// (sluid, job, step, het component) comes first.
+			e := pack.Encoder{}
+			if release == "26.05" {
+				e.U64(0)
+				e.U32(5)
+				e.U32(0)
+				e.U32(0xfffffffe)
+			}
+			e.Raw(c.ident)
+			// The rest of an sbcast credential: ctime, expiration, (job,)
+			// het job, (step,) nodes, signature.
+			e.U64(1)
+			e.U64(2)
+			e.U32(3)
+			e.U32(4)
+			e.U32(5)
+			e.Str("node1")
+			e.Str("sig")
+			file := write(t, c.name, e.Bytes())
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"fuzz", "--target", "sbcast_unpack", "--max-len", "262144", "--repro", file, plugin}, &stdout, &stderr)
+			if c.crash && (code != 1 || !strings.Contains(stderr.String(), "still fails: crash (") ||
+				!strings.Contains(stderr.String(), ") in sbcast_p_unpack")) {
+				t.Errorf("%s %s: exit %d, stderr %q", release, c.name, code, stderr.String())
+			}
+			if !c.crash && (code != 0 || !strings.Contains(stdout.String(), "no failure")) {
+				t.Errorf("%s %s: exit %d, stdout %q, stderr %q", release, c.name, code, stdout.String(), stderr.String())
+			}
+		}
 	}
 }

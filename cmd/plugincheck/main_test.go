@@ -174,7 +174,7 @@ func TestInspectEveryRealPlugin(t *testing.T) {
 		"20.11": {"auth": "20.11.9", "cred": "cred-key"},
 		"22.05": {"auth": "22.05", "cred": "cred-key"},
 		"24.11": {"auth": "24.11", "cred": "cred-23.11"},
-		"26.05": {"auth": "26.05", "cred": "cred-23.11"},
+		"26.05": {"auth": "26.05", "cred": "cred-26.05.5"},
 	}
 	n := 0
 	for series, gens := range want {

@@ -186,14 +186,30 @@ var (
 	strErrorVoid = fn(OpStrError, "cred_p_str_error", Ptr, "char *cred_p_str_error(void)")
 )
 
-var cred2Funcs = []Func{
-	fn(OpCredCreate, "cred_p_create", Ptr, "slurm_cred_t *cred_p_create(slurm_cred_arg_t *cred_arg, bool sign_it, uint16_t protocol_version)", Ptr, Bool, Uint16),
-	fn(OpCredUnpack, "cred_p_unpack", Ptr, "slurm_cred_t *cred_p_unpack(buf_t *buf, uint16_t protocol_version)", Ptr, Uint16),
-	fn(OpCreateNetCred, "cred_p_create_net_cred", Ptr, "char *cred_p_create_net_cred(void *addrs, uint16_t protocol_version)", Ptr, Uint16),
-	fn(OpExtractNetCred, "cred_p_extract_net_cred", Ptr, "void *cred_p_extract_net_cred(char *net_cred, uint16_t protocol_version)", Ptr, Uint16),
-	fn(OpSbcastCreate, "sbcast_p_create", Ptr, "sbcast_cred_t *sbcast_p_create(sbcast_cred_arg_t *cred_arg, uint16_t protocol_version)", Ptr, Uint16),
-	fn(OpSbcastUnpack, "sbcast_p_unpack", Ptr, "sbcast_cred_t *sbcast_p_unpack(buf_t *buf, bool verify, uint16_t protocol_version)", Ptr, Bool, Uint16),
+// cred2Funcs is the 23.11+ API with the given sbcast_p_unpack.
+func cred2Funcs(sbcastUnpack Func) []Func {
+	return []Func{
+		fn(OpCredCreate, "cred_p_create", Ptr, "slurm_cred_t *cred_p_create(slurm_cred_arg_t *cred_arg, bool sign_it, uint16_t protocol_version)", Ptr, Bool, Uint16),
+		fn(OpCredUnpack, "cred_p_unpack", Ptr, "slurm_cred_t *cred_p_unpack(buf_t *buf, uint16_t protocol_version)", Ptr, Uint16),
+		fn(OpCreateNetCred, "cred_p_create_net_cred", Ptr, "char *cred_p_create_net_cred(void *addrs, uint16_t protocol_version)", Ptr, Uint16),
+		fn(OpExtractNetCred, "cred_p_extract_net_cred", Ptr, "void *cred_p_extract_net_cred(char *net_cred, uint16_t protocol_version)", Ptr, Uint16),
+		fn(OpSbcastCreate, "sbcast_p_create", Ptr, "sbcast_cred_t *sbcast_p_create(sbcast_cred_arg_t *cred_arg, uint16_t protocol_version)", Ptr, Uint16),
+		sbcastUnpack,
+	}
 }
+
+var (
+	sbcastUnpack3 = fn(OpSbcastUnpack, "sbcast_p_unpack", Ptr,
+		"sbcast_cred_t *sbcast_p_unpack(buf_t *buf, bool verify, uint16_t protocol_version)", Ptr, Bool, Uint16)
+	// sbcastUnpack4 is read from Debian's 26.05.5 binaries, not from a
+	// source release: libslurmfull's unpack_sbcast_cred passes verify
+	// (block 1), then whether block 1 is a shared object (FILE_BCAST_SO),
+	// then the protocol version; cred_none and cred_munge read the
+	// protocol version from the fourth argument. The 26.05.3 tag and
+	// master (August 2026) still have three.
+	sbcastUnpack4 = fn(OpSbcastUnpack, "sbcast_p_unpack", Ptr,
+		"sbcast_cred_t *sbcast_p_unpack(buf_t *buf, bool verify, bool shared_object, uint16_t protocol_version)", Ptr, Bool, Bool, Uint16)
+)
 
 // Cred generations.
 var (
@@ -211,14 +227,22 @@ var (
 	}
 	GenCred2311 = &Profile{
 		Name: "cred-23.11", Kind: Cred, Framework: credFramework2302,
-		Releases: []Range{{v(23, 11, 0), v(26, 5, last)}},
-		Funcs:    cat(lifecycle, cred2Funcs),
+		// 26.05.4 is unchecked: no binary or source of it was at hand.
+		Releases: []Range{{v(23, 11, 0), v(26, 5, 4)}},
+		Funcs:    cat(lifecycle, cred2Funcs(sbcastUnpack3)),
+		Data:     loaderData,
+	}
+	// GenCred260505 is the 23.11 API with a four-argument sbcast_p_unpack.
+	GenCred260505 = &Profile{
+		Name: "cred-26.05.5", Kind: Cred, Framework: credFramework2302,
+		Releases: []Range{{v(26, 5, 5), v(26, 5, last)}},
+		Funcs:    cat(lifecycle, cred2Funcs(sbcastUnpack4)),
 		Data:     loaderData,
 	}
 	GenCred2611 = &Profile{
 		Name: "cred-26.11", Kind: Cred, Framework: credFramework2302,
 		Releases: []Range{{v(26, 11, 0), Version{}}},
-		Funcs: cat(lifecycle, cred2Funcs, one(fn(OpGetSignatureKey, "cred_p_get_signature_key", Ptr,
+		Funcs: cat(lifecycle, cred2Funcs(sbcastUnpack3), one(fn(OpGetSignatureKey, "cred_p_get_signature_key", Ptr,
 			"char *cred_p_get_signature_key(char *signature)", Ptr))),
 		Data: loaderData,
 	}
@@ -231,4 +255,4 @@ var (
 	}
 )
 
-var credProfiles = []*Profile{GenCredKey, GenCredKeyReplay, GenCred2311, GenCred2611, GenSeedCred}
+var credProfiles = []*Profile{GenCredKey, GenCredKeyReplay, GenCred2311, GenCred260505, GenCred2611, GenSeedCred}

@@ -493,7 +493,7 @@ func (r *BenchResult) Decode(d *Decoder) {
 const (
 	FuzzAuthUnpack   uint8 = iota + 1 // auth unpack(buf, protocol), then destroy
 	FuzzCredUnpack                    // cred_p_unpack(buf, protocol); the result is not freed
-	FuzzSbcastUnpack                  // sbcast_p_unpack(buf, verify, protocol); the result is not freed
+	FuzzSbcastUnpack                  // sbcast_p_unpack(buf, verify[, shared_object], protocol); the result is not freed
 	FuzzVerifySign                    // cred_p_verify_sign(key, buffer, size, signature, size[, true])
 )
 
@@ -536,8 +536,11 @@ type Fuzz struct {
 	// Protocols are the versions mutated inputs are unpacked with.
 	Protocols []uint16
 	// Key is verify_sign's public key, held by the worker.
-	Key       uint64
-	ReplayArg bool
+	Key uint64
+	// Arity is how many parameters Fn takes, where a generation's form of
+	// it differs (verify_sign with replay_okay: 6; sbcast_p_unpack with
+	// shared_object: 4).
+	Arity uint8
 	// StatusPath is the status file (FuzzStatus*), at least
 	// FuzzStatusInput+MaxLen bytes.
 	StatusPath string
@@ -583,7 +586,7 @@ func (f *Fuzz) Encode(e *Encoder) {
 		e.U16(p)
 	}
 	e.U64(f.Key)
-	e.U8(b2u8(f.ReplayArg))
+	e.U8(f.Arity)
 	e.String(f.StatusPath)
 	e.U64(f.Seed)
 	e.U32(f.Count)
@@ -600,7 +603,7 @@ func (f *Fuzz) Decode(d *Decoder) {
 	for i := range f.Protocols {
 		f.Protocols[i] = d.U16()
 	}
-	f.Key, f.ReplayArg = d.U64(), d.U8() == 1
+	f.Key, f.Arity = d.U64(), d.U8()
 	f.StatusPath = d.String()
 	f.Seed, f.Count, f.MaxLen, f.HeapLimit = d.U64(), d.U32(), d.U32(), d.U64()
 	f.Measure = d.U8() == 1

@@ -4,11 +4,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"syscall"
+	"time"
 	"unsafe"
 
-	"github.com/ebitengine/purego"
-
+	"github.com/plugincheck/plugincheck/loader/internal/hotcall"
 	"github.com/plugincheck/plugincheck/loader/internal/wire"
 	"github.com/plugincheck/plugincheck/loader/profile"
 )
@@ -32,8 +33,10 @@ type fuzzer struct {
 	ring         [ringSize]wire.FuzzInput // the latest inputs, for heap attribution
 	ringNext     int
 	execs        uint64
-	// Argument slices, reused: purego.SyscallN copies out of them.
-	unpackArgs, sbcastArgs, verifyArgs, destroyArgs []uintptr
+	// The request's call sites (the bench loops' calling path), and when
+	// the campaign last passed through the scheduler (see benchThread.yield).
+	unpack, destroy *hotcall.Call
+	yielded         time.Time
 }
 
 const (
@@ -94,10 +97,6 @@ func (s *server) newFuzzer(req *wire.Fuzz) (*fuzzer, error) {
 		return nil, fmt.Errorf("cannot allocate a buffer")
 	}
 	f.scratch = make([]byte, 0, f.maxLen+64)
-	f.unpackArgs = make([]uintptr, 2)
-	f.sbcastArgs = make([]uintptr, 3)
-	f.verifyArgs = make([]uintptr, 6)
-	f.destroyArgs = make([]uintptr, 1)
 	return f, nil
 }
 
@@ -129,6 +128,26 @@ func (f *fuzzer) run(s *server, req *wire.Fuzz) wire.FuzzResult {
 	f.rng = rand.New(rand.NewPCG(req.Seed, 0x66757a7a))
 	binary.LittleEndian.PutUint64(f.status[wire.FuzzStatusExecs:], 0)
 	f.execs = 0
+	// Arguments that change per input are set in exec.
+	fn := s.syms[req.Fn]
+	switch req.Target {
+	case wire.FuzzVerifySign:
+		f.unpack = hotcall.New(fn, uintptr(req.Key), 0, 0, 0, 0)
+		if req.Arity == 6 {
+			f.unpack = hotcall.New(fn, uintptr(req.Key), 0, 0, 0, 0, 1) // replay_okay
+		}
+	case wire.FuzzSbcastUnpack:
+		f.unpack = hotcall.New(fn, f.buf, 0, 0)
+		if req.Arity == 4 {
+			f.unpack = hotcall.New(fn, f.buf, 0, 0, 0) // shared_object, alternating with verify
+		}
+	default:
+		f.unpack = hotcall.New(fn, f.buf, 0)
+	}
+	f.destroy = nil
+	if req.Target == wire.FuzzAuthUnpack && s.symIndexOK(req.Destroy) {
+		f.destroy = hotcall.New(s.syms[req.Destroy], 0)
+	}
 	if !f.heapMeasured {
 		f.heapBase = heapInUse(s)
 		f.heapMeasured = true
@@ -258,26 +277,19 @@ func (f *fuzzer) exec(s *server, req *wire.Fuzz, in []byte, pv uint16) (accepted
 	binary.LittleEndian.PutUint16(st[wire.FuzzStatusProtocol:], pv)
 	copy(st[wire.FuzzStatusInput:], in)
 	st[wire.FuzzStatusPhase] = wire.FuzzPhaseCall
-	fn := s.syms[req.Fn]
 	var ret uintptr
 	var processed uint32
+	call := f.unpack
 	if req.Target == wire.FuzzVerifySign {
 		buffer, sig := splitSigned(in)
-		f.verifyArgs[0] = uintptr(req.Key)
-		f.verifyArgs[1], f.verifyArgs[2] = f.in.place(buffer), uintptr(len(buffer))
-		f.verifyArgs[3], f.verifyArgs[4] = 0, 0
+		call.Args[1], call.Args[2] = f.in.place(buffer), uintptr(len(buffer))
+		call.Args[3], call.Args[4] = 0, 0
 		if len(sig) > 0 {
 			// An empty signature is NULL, as unpackmem_xmalloc gives it.
-			f.verifyArgs[3], f.verifyArgs[4] = f.sig.place(sig), uintptr(len(sig))
-		}
-		f.verifyArgs[5] = 1
-		args := f.verifyArgs[:5]
-		if req.ReplayArg {
-			args = f.verifyArgs
+			call.Args[3], call.Args[4] = f.sig.place(sig), uintptr(len(sig))
 		}
 		*s.errno = 0
-		ret, _, _ = purego.SyscallN(fn, args...)
-		ret = uintptr(uint32(ret)) // an int
+		ret = uintptr(uint32(call.Do())) // an int
 	} else {
 		head := f.in.place(in)
 		b := f.buf
@@ -288,12 +300,18 @@ func (f *fuzzer) exec(s *server, req *wire.Fuzz, in []byte, pv uint16) (accepted
 		*(*uint16)(addr(b + profile.BufOffMmaped)) = 0
 		*s.errno = 0
 		if req.Target == wire.FuzzSbcastUnpack {
-			f.sbcastArgs[0], f.sbcastArgs[1], f.sbcastArgs[2] = b, uintptr(f.execs&1), uintptr(pv)
-			ret, _, _ = purego.SyscallN(fn, f.sbcastArgs...)
+			// The protocol version is the last argument; verify (and
+			// shared_object) alternate between executions.
+			call.Args[1] = uintptr(f.execs & 1)
+			last := 2
+			if req.Arity == 4 {
+				call.Args[2], last = uintptr(f.execs>>1&1), 3
+			}
+			call.Args[last] = uintptr(pv)
 		} else {
-			f.unpackArgs[0], f.unpackArgs[1] = b, uintptr(pv)
-			ret, _, _ = purego.SyscallN(fn, f.unpackArgs...)
+			call.Args[1] = uintptr(pv)
 		}
+		ret = call.Do()
 		processed = *(*uint32)(addr(b + profile.BufOffProcessed))
 		accepted = ret != 0
 	}
@@ -302,12 +320,16 @@ func (f *fuzzer) exec(s *server, req *wire.Fuzz, in []byte, pv uint16) (accepted
 	// credentials stay: the framework frees them with the host's
 	// destructors, which assume Slurm's own structures, and a plugin may
 	// return its own (the parent restarts workers whose heap grows).
-	if accepted && req.Target == wire.FuzzAuthUnpack && s.symIndexOK(req.Destroy) {
+	if accepted && f.destroy != nil {
 		st[wire.FuzzStatusPhase] = wire.FuzzPhaseDestroy
-		f.destroyArgs[0] = ret
-		purego.SyscallN(s.syms[req.Destroy], f.destroyArgs...)
+		f.destroy.Args[0] = ret
+		f.destroy.Do()
 	}
 	f.execs++
+	if f.execs%1024 == 0 && time.Since(f.yielded) >= yieldEvery {
+		runtime.Gosched()
+		f.yielded = time.Now()
+	}
 	binary.LittleEndian.PutUint64(st[wire.FuzzStatusExecs:], f.execs)
 	// The outcome: which function, protocol, result, errno, and how far
 	// unpack read (bucketed so that lengths do not each count as new).
