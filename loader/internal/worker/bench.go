@@ -78,13 +78,13 @@ func (t *benchThread) record(step int, d time.Duration) {
 // counts a goroutine as running too long after 10 ms (forcePreemptNS).
 const yieldEvery = 5 * time.Millisecond
 
-// yield lets the scheduler run the loop's goroutine again when it has not
-// for yieldEvery, and returns the clock after it (now when it did not
-// yield), so that the time spent is in no cycle. Without it the goroutine
-// counts as running too long, and then sysmon takes its P whenever it is
-// in a C call (it cannot be preempted there): every return from C goes
-// the slow way through the scheduler, with futex wake-ups, which costs a
-// plugin blocked on munged ~10 % of its rate.
+// yield passes the loop's goroutine through the scheduler when yieldEvery
+// has gone by since it last did, and returns the clock after it (now when
+// it did not yield), so that no cycle includes the time. A goroutine that
+// never reschedules counts as running too long, and sysmon then takes its
+// P whenever it is in a C call (it cannot be preempted there): every
+// return from C goes the slow way through the scheduler, with futex
+// wake-ups, which cost a plugin blocked on munged ~10 % of its rate.
 func (t *benchThread) yield(now time.Duration, start time.Time) time.Duration {
 	if now-t.yielded < yieldEvery {
 		return now
