@@ -1,5 +1,5 @@
-// Package hotcall is the calling path of the worker's timed loops (bench
-// cycles): a C function with up to six integer arguments, set up once
+// Package hotcall is the calling path of the worker's hot loops (bench
+// cycles, fuzz executions): a C function with up to six integer arguments, set up once
 // before the loop and called through the Go runtime's cgocall many times
 // in it.
 //

@@ -33,9 +33,10 @@ type fuzzer struct {
 	ring         [ringSize]wire.FuzzInput // the latest inputs, for heap attribution
 	ringNext     int
 	execs        uint64
-	// The request's call sites (the bench loops' calling path), and when
-	// the campaign last passed through the scheduler (see benchThread.yield).
-	unpack, destroy *hotcall.Call
+	// The request's call sites on the bench loops' calling path (the
+	// function under fuzz, and auth destroy), and when the campaign last
+	// passed through the scheduler (see benchThread.yield).
+	target, destroy *hotcall.Call
 	yielded         time.Time
 }
 
@@ -132,17 +133,17 @@ func (f *fuzzer) run(s *server, req *wire.Fuzz) wire.FuzzResult {
 	fn := s.syms[req.Fn]
 	switch req.Target {
 	case wire.FuzzVerifySign:
-		f.unpack = hotcall.New(fn, uintptr(req.Key), 0, 0, 0, 0)
+		f.target = hotcall.New(fn, uintptr(req.Key), 0, 0, 0, 0)
 		if req.Arity == 6 {
-			f.unpack = hotcall.New(fn, uintptr(req.Key), 0, 0, 0, 0, 1) // replay_okay
+			f.target = hotcall.New(fn, uintptr(req.Key), 0, 0, 0, 0, 1) // replay_okay
 		}
 	case wire.FuzzSbcastUnpack:
-		f.unpack = hotcall.New(fn, f.buf, 0, 0)
+		f.target = hotcall.New(fn, f.buf, 0, 0)
 		if req.Arity == 4 {
-			f.unpack = hotcall.New(fn, f.buf, 0, 0, 0) // shared_object, alternating with verify
+			f.target = hotcall.New(fn, f.buf, 0, 0, 0) // shared_object, alternating with verify
 		}
 	default:
-		f.unpack = hotcall.New(fn, f.buf, 0)
+		f.target = hotcall.New(fn, f.buf, 0)
 	}
 	f.destroy = nil
 	if req.Target == wire.FuzzAuthUnpack && s.symIndexOK(req.Destroy) {
@@ -279,7 +280,7 @@ func (f *fuzzer) exec(s *server, req *wire.Fuzz, in []byte, pv uint16) (accepted
 	st[wire.FuzzStatusPhase] = wire.FuzzPhaseCall
 	var ret uintptr
 	var processed uint32
-	call := f.unpack
+	call := f.target
 	if req.Target == wire.FuzzVerifySign {
 		buffer, sig := splitSigned(in)
 		call.Args[1], call.Args[2] = f.in.place(buffer), uintptr(len(buffer))
