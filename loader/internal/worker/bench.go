@@ -57,8 +57,13 @@ type benchThread struct {
 	ids     [2]uint32
 	sig     uintptr
 	sigSize uint32
-	yielded time.Duration // clock at the last yield
-	_       [128]byte
+	// The run's clock: its start and end, whether calls are timed, and the
+	// readings at the last mark, cycle start and yield.
+	start                     time.Time
+	deadline                  time.Duration
+	steps                     bool
+	last, cycleStart, yielded time.Duration
+	_                         [128]byte
 }
 
 // xfreeFile is the file name slurm_xfree is given, in memory that never moves.
@@ -74,6 +79,37 @@ func (t *benchThread) record(step int, d time.Duration) {
 	t.hist[step][wire.HistBucket(v)]++
 }
 
+// begin starts the thread's clock on a run that started at start and
+// ends at deadline; with steps, each call is timed too.
+func (t *benchThread) begin(start time.Time, deadline time.Duration, steps bool) {
+	t.start, t.deadline, t.steps = start, deadline, steps
+	t.last = time.Since(start)
+	t.cycleStart, t.yielded = t.last, t.last
+}
+
+// mark gives step the time since the last mark, when calls are timed.
+func (t *benchThread) mark(step int) {
+	if t.steps {
+		now := time.Since(t.start)
+		t.record(step, now-t.last)
+		t.last = now
+	}
+}
+
+// endCycle records the cycle just ended and reports whether the run is
+// over (its time is up, or too many cycles failed).
+func (t *benchThread) endCycle() (over bool) {
+	now := time.Since(t.start)
+	t.record(stCycle, now-t.cycleStart)
+	t.cycles++
+	if now >= t.deadline || t.failed > 1000 {
+		return true
+	}
+	now = t.yield(now)
+	t.cycleStart, t.last = now, now
+	return false
+}
+
 // yieldEvery is how often a loop passes through the scheduler; sysmon
 // counts a goroutine as running too long after 10 ms (forcePreemptNS).
 const yieldEvery = 5 * time.Millisecond
@@ -85,12 +121,12 @@ const yieldEvery = 5 * time.Millisecond
 // P whenever it is in a C call (it cannot be preempted there): every
 // return from C goes the slow way through the scheduler, with futex
 // wake-ups, which cost a plugin blocked on munged ~10 % of its rate.
-func (t *benchThread) yield(now time.Duration, start time.Time) time.Duration {
+func (t *benchThread) yield(now time.Duration) time.Duration {
 	if now-t.yielded < yieldEvery {
 		return now
 	}
 	runtime.Gosched()
-	now = time.Since(start)
+	now = time.Since(t.start)
 	t.yielded = now
 	return now
 }
@@ -112,7 +148,7 @@ func (s *server) bench(b *wire.Bench) (wire.BenchResult, error) {
 		}
 		return s.syms[i]
 	}
-	var loop func(t *benchThread, newCall newCallFunc, deadline time.Duration, start time.Time, errno *int32)
+	var loop func(t *benchThread, newCall newCallFunc, errno *int32)
 	names := authStepNames
 	switch b.Kind {
 	case wire.BenchAuth:
@@ -124,8 +160,8 @@ func (s *server) bench(b *wire.Bench) (wire.BenchResult, error) {
 		data := s.c.alloc(b.Data, 0)
 		defer purego.SyscallN(s.c.free, info)
 		defer purego.SyscallN(s.c.free, data)
-		loop = func(t *benchThread, newCall newCallFunc, deadline time.Duration, start time.Time, errno *int32) {
-			s.authBenchLoop(b, t, newCall, sym, info, data, deadline, start, errno)
+		loop = func(t *benchThread, newCall newCallFunc, errno *int32) {
+			s.authBenchLoop(b, t, newCall, sym, info, data, errno)
 		}
 	case wire.BenchCred:
 		if sym(b.Sign) == 0 || sym(b.VerifySign) == 0 {
@@ -134,8 +170,8 @@ func (s *server) bench(b *wire.Bench) (wire.BenchResult, error) {
 		names = credStepNames
 		data := s.c.alloc(b.Data, 0)
 		defer purego.SyscallN(s.c.free, data)
-		loop = func(t *benchThread, newCall newCallFunc, deadline time.Duration, start time.Time, errno *int32) {
-			s.credBenchLoop(b, t, newCall, sym, data, deadline, start, errno)
+		loop = func(t *benchThread, newCall newCallFunc, errno *int32) {
+			s.credBenchLoop(b, t, newCall, sym, data, errno)
 		}
 	case wire.BenchNoop:
 		labs := dlsym(libcHandle(), "labs")
@@ -143,24 +179,24 @@ func (s *server) bench(b *wire.Bench) (wire.BenchResult, error) {
 			return res, fmt.Errorf("bench: the C library has no labs")
 		}
 		names = [nSteps]string{"call"}
-		loop = func(t *benchThread, newCall newCallFunc, deadline time.Duration, start time.Time, _ *int32) {
+		loop = func(t *benchThread, newCall newCallFunc, _ *int32) {
 			abs := newCall(labs, 1)
-			prev := time.Since(start)
+			prev := t.last
 			for {
 				// 64 calls between clock readings: the clock costs as much
 				// as a call.
 				for i := 0; i < 64; i++ {
 					abs.Do()
 				}
-				now := time.Since(start)
+				now := time.Since(t.start)
 				t.cycles += 64
 				t.count[0] += 64
 				t.sum[0] += uint64(now - prev)
 				t.hist[0][wire.HistBucket(uint64(now-prev)/64)] += 64
-				if now >= deadline {
+				if now >= t.deadline {
 					return
 				}
-				prev = t.yield(now, start)
+				prev = t.yield(now)
 			}
 		}
 	default:
@@ -196,7 +232,8 @@ func (s *server) bench(b *wire.Bench) (wire.BenchResult, error) {
 			errno := (*int32)(addr(must(purego.SyscallN(s.c.errnoLocation))))
 			ready.Done()
 			<-gate
-			loop(t, newCall, deadline, start, errno)
+			t.begin(start, deadline, b.Steps)
+			loop(t, newCall, errno)
 		}()
 	}
 	ready.Wait()
@@ -235,101 +272,105 @@ func (s *server) bench(b *wire.Bench) (wire.BenchResult, error) {
 // authBenchLoop is the auth cycle of bench-native.c: one buffer per thread,
 // rewound rather than reallocated.
 func (s *server) authBenchLoop(b *wire.Bench, t *benchThread, newCall newCallFunc, sym func(int16) uintptr, info, data uintptr,
-	deadline time.Duration, start time.Time, errno *int32) {
+	errno *int32) {
 	buf, _, _ := purego.SyscallN(s.h.initBuf, 1024)
 	if buf == 0 {
 		t.fail("init_buf returned NULL")
 		return
 	}
 	defer purego.SyscallN(s.h.freeBuf, buf)
-	processed := (*uint32)(addr(buf + profile.BufOffProcessed))
-	create := newCall(sym(b.Create), info)
-	if b.Create4 {
-		create = newCall(sym(b.Create), info, profile.SlurmAuthUIDAny, data, uintptr(len(b.Data)))
-	}
-	// The argument each call site changes per cycle (the credential) is
+	// The argument a call site changes per cycle (the credential) is
 	// Args[0], set as the cycle goes.
-	pack := newCall(sym(b.Pack), 0, buf, uintptr(b.Protocol))
-	unpack := newCall(sym(b.Unpack), buf, uintptr(b.Protocol))
-	verify := newCall(sym(b.Verify), 0, info)
-	var getIDs, getUID, getGID *hotcall.Call
-	if sym(b.GetIDs) != 0 {
-		getIDs = newCall(sym(b.GetIDs), 0, uintptr(unsafe.Pointer(&t.ids[0])), uintptr(unsafe.Pointer(&t.ids[1])))
-	} else {
-		getUID, getGID = newCall(sym(b.GetUID), 0), newCall(sym(b.GetGID), 0)
+	c := &authCycle{
+		t: t, errno: errno, processed: (*uint32)(addr(buf + profile.BufOffProcessed)),
+		create:  newCall(sym(b.Create), info),
+		pack:    newCall(sym(b.Pack), 0, buf, uintptr(b.Protocol)),
+		unpack:  newCall(sym(b.Unpack), buf, uintptr(b.Protocol)),
+		verify:  newCall(sym(b.Verify), 0, info),
+		destroy: newCall(sym(b.Destroy), 0),
 	}
-	destroyBack, destroyCred := newCall(sym(b.Destroy), 0), newCall(sym(b.Destroy), 0)
-	steps := b.Steps
-	// mark reads the clock when timing steps: the time since the last mark
-	// goes to step.
-	last := time.Since(start)
-	cycleStart := last
-	mark := func(step int) {
-		if steps {
-			now := time.Since(start)
-			t.record(step, now-last)
-			last = now
-		}
+	if b.Create4 {
+		c.create = newCall(sym(b.Create), info, profile.SlurmAuthUIDAny, data, uintptr(len(b.Data)))
+	}
+	if sym(b.GetIDs) != 0 {
+		c.ids = []*hotcall.Call{newCall(sym(b.GetIDs), 0, uintptr(unsafe.Pointer(&t.ids[0])), uintptr(unsafe.Pointer(&t.ids[1])))}
+	} else {
+		c.ids = []*hotcall.Call{newCall(sym(b.GetUID), 0), newCall(sym(b.GetGID), 0)}
 	}
 	for {
-		*errno = 0
-		cred := create.Do()
-		mark(stCreate)
-		if cred == 0 {
-			t.fail("create returned NULL, errno %d", *errno)
-		} else {
-			*processed = 0
-			pack.Args[0] = cred
-			rc := pack.Do()
-			mark(stPack)
-			if int32(rc) != 0 {
-				t.fail("pack returned %d, errno %d", int32(rc), *errno)
-			} else {
-				*processed = 0
-				back := unpack.Do()
-				mark(stUnpack)
-				if back == 0 {
-					t.fail("unpack returned NULL, errno %d", *errno)
-				} else {
-					verify.Args[0] = back
-					rc := verify.Do()
-					mark(stVerify)
-					if int32(rc) != 0 {
-						t.fail("verify returned %d, errno %d", int32(rc), *errno)
-					} else {
-						if getIDs != nil {
-							getIDs.Args[0] = back
-							getIDs.Do()
-						} else {
-							getUID.Args[0], getGID.Args[0] = back, back
-							getUID.Do()
-							getGID.Do()
-						}
-						mark(stIDs)
-					}
-					destroyBack.Args[0] = back
-					destroyBack.Do()
-				}
-			}
-			destroyCred.Args[0] = cred
-			destroyCred.Do()
-			mark(stDestroy)
+		c.run()
+		if t.endCycle() {
+			return
 		}
-		now := time.Since(start)
-		t.record(stCycle, now-cycleStart)
-		t.cycles++
-		if now >= deadline || t.failed > 1000 {
-			break
-		}
-		now = t.yield(now, start)
-		cycleStart, last = now, now
 	}
+}
+
+// authCycle is one thread's auth cycle: its call sites and where it
+// records.
+type authCycle struct {
+	t                                     *benchThread
+	errno                                 *int32
+	processed                             *uint32 // the buffer's read/write offset
+	create, pack, unpack, verify, destroy *hotcall.Call
+	ids                                   []*hotcall.Call // get_ids, or get_uid and get_gid
+}
+
+// run makes a credential, sends it round and destroys what it made.
+func (c *authCycle) run() {
+	*c.errno = 0
+	cred := c.create.Do()
+	c.t.mark(stCreate)
+	if cred == 0 {
+		c.t.fail("create returned NULL, errno %d", *c.errno)
+		return
+	}
+	if back := c.roundTrip(cred); back != 0 {
+		c.destroy.Args[0] = back
+		c.destroy.Do()
+	}
+	c.destroy.Args[0] = cred
+	c.destroy.Do()
+	c.t.mark(stDestroy)
+}
+
+// roundTrip packs cred, unpacks it, verifies the copy and reads its ids. It
+// returns the copy (0 when unpack failed), for the caller to destroy.
+func (c *authCycle) roundTrip(cred uintptr) (back uintptr) {
+	t := c.t
+	*c.processed = 0
+	c.pack.Args[0] = cred
+	rc := int32(c.pack.Do())
+	t.mark(stPack)
+	if rc != 0 {
+		t.fail("pack returned %d, errno %d", rc, *c.errno)
+		return 0
+	}
+	*c.processed = 0
+	back = c.unpack.Do()
+	t.mark(stUnpack)
+	if back == 0 {
+		t.fail("unpack returned NULL, errno %d", *c.errno)
+		return 0
+	}
+	c.verify.Args[0] = back
+	rc = int32(c.verify.Do())
+	t.mark(stVerify)
+	if rc != 0 {
+		t.fail("verify returned %d, errno %d", rc, *c.errno)
+		return back
+	}
+	for _, get := range c.ids {
+		get.Args[0] = back
+		get.Do()
+	}
+	t.mark(stIDs)
+	return back
 }
 
 // credBenchLoop signs, verifies and frees the signature, as the framework
 // does for every credential.
 func (s *server) credBenchLoop(b *wire.Bench, t *benchThread, newCall newCallFunc, sym func(int16) uintptr, data uintptr,
-	deadline time.Duration, start time.Time, errno *int32) {
+	errno *int32) {
 	sign := newCall(sym(b.Sign), uintptr(b.PrivKey), data, uintptr(len(b.Data)),
 		uintptr(unsafe.Pointer(&t.sig)), uintptr(unsafe.Pointer(&t.sigSize)))
 	// Args[3] and [4], the signature, are set per cycle.
@@ -339,41 +380,26 @@ func (s *server) credBenchLoop(b *wire.Bench, t *benchThread, newCall newCallFun
 	}
 	file := uintptr(unsafe.Pointer(&xfreeFile[0]))
 	xfree := newCall(s.h.xfree, uintptr(unsafe.Pointer(&t.sig)), file, 0, file)
-	steps := b.Steps
-	last := time.Since(start)
-	cycleStart := last
-	mark := func(step int) {
-		if steps {
-			now := time.Since(start)
-			t.record(step, now-last)
-			last = now
-		}
-	}
 	for {
 		*errno = 0
 		t.sig, t.sigSize = 0, 0
 		rc := sign.Do()
-		mark(stSign)
+		t.mark(stSign)
 		if int32(rc) != 0 || t.sig == 0 {
 			t.fail("sign returned %d, errno %d", int32(rc), *errno)
 		} else {
 			verify.Args[3], verify.Args[4] = t.sig, uintptr(t.sigSize)
 			rc := verify.Do()
-			mark(stVerifySign)
+			t.mark(stVerifySign)
 			if int32(rc) != 0 {
 				t.fail("verify_sign returned %d, errno %d", int32(rc), *errno)
 			}
 			xfree.Do()
-			mark(stXfree)
+			t.mark(stXfree)
 		}
-		now := time.Since(start)
-		t.record(stCycle, now-cycleStart)
-		t.cycles++
-		if now >= deadline || t.failed > 1000 {
-			break
+		if t.endCycle() {
+			return
 		}
-		now = t.yield(now, start)
-		cycleStart, last = now, now
 	}
 }
 
