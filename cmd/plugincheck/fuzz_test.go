@@ -69,11 +69,7 @@ func TestFuzzFindsBadUnpack(t *testing.T) {
 // TestBenchFuzzBadInput: bad input to bench and fuzz is one line and exit
 // status 2.
 func TestBenchFuzzBadInput(t *testing.T) {
-	rows := []struct {
-		name string
-		args func(t *testing.T) []string
-		want string
-	}{
+	checkBadInputs(t, []badInput{
 		{"bench: no plugin", func(t *testing.T) []string { return []string{"bench"} }, "bench takes one plugin"},
 		{"bench: two plugins", func(t *testing.T) []string { return []string{"bench", "a.so", "b.so"} }, "bench takes one plugin"},
 		{"bench: threads", func(t *testing.T) []string { return []string{"bench", "--threads", "0", "x.so"} }, "--threads must be"},
@@ -111,23 +107,7 @@ func TestBenchFuzzBadInput(t *testing.T) {
 			return []string{"fuzz", "--target", "frobnicate", need(t, filepath.Join(realDir(t, "22.05"), "auth_none.so"))}
 		}, `no fuzz target "frobnicate"`},
 		{"fuzz: plugin missing", func(t *testing.T) []string { return []string{"fuzz", "/nonexistent/auth_x.so"} }, "no such file"},
-	}
-	for _, row := range rows {
-		t.Run(row.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			code := run(row.args(t), &stdout, &stderr)
-			msg := stderr.String()
-			if code != 2 {
-				t.Errorf("exit status %d, want 2; stderr %q", code, msg)
-			}
-			if lines := strings.Count(strings.TrimRight(msg, "\n"), "\n") + 1; lines != 1 || !strings.HasPrefix(msg, "plugincheck: ") {
-				t.Errorf("want one line starting \"plugincheck: \", got %q", msg)
-			}
-			if !strings.Contains(msg, row.want) {
-				t.Errorf("message %q does not say %q", msg, row.want)
-			}
-		})
-	}
+	})
 }
 
 // identity packs an identity_t as Slurm 23.11 and later do

@@ -23,6 +23,58 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// cliResult is one plugincheck invocation's outcome.
+type cliResult struct {
+	code           int
+	stdout, stderr string
+}
+
+func cli(t *testing.T, args ...string) cliResult {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(args, &stdout, &stderr)
+	return cliResult{code, stdout.String(), stderr.String()}
+}
+
+// badInput is a command line plugincheck must refuse: exit status 2 and
+// one line starting "plugincheck: " that says want, never a stack trace.
+type badInput struct {
+	name string
+	args func(t *testing.T) []string
+	want string // substring of the message
+}
+
+func (row badInput) check(t *testing.T) cliResult {
+	t.Helper()
+	r := cli(t, row.args(t)...)
+	if r.code != 2 {
+		t.Errorf("exit status %d, want 2; stderr %q", r.code, r.stderr)
+	}
+	oneLineError(t, r, row.want)
+	return r
+}
+
+func checkBadInputs(t *testing.T, rows []badInput) {
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) { row.check(t) })
+	}
+}
+
+// oneLineError checks the shape of every failure: one line, "plugincheck: ".
+func oneLineError(t *testing.T, r cliResult, want string) {
+	t.Helper()
+	msg := r.stderr
+	if lines := strings.Count(strings.TrimRight(msg, "\n"), "\n") + 1; lines != 1 || !strings.HasPrefix(msg, "plugincheck: ") {
+		t.Errorf("want one line starting \"plugincheck: \", got %q", msg)
+	}
+	if !strings.Contains(msg, want) {
+		t.Errorf("message %q does not say %q", msg, want)
+	}
+	if strings.Contains(msg, "goroutine ") || strings.Contains(msg, "panic") {
+		t.Errorf("stack trace in %q", msg)
+	}
+}
+
 // realDir is a generation's plugin directory in the Slurm cache.
 func realDir(t *testing.T, series string) string {
 	return testenv.PluginDir(t, testenv.Release(t, series))
@@ -67,11 +119,7 @@ func elf32() []byte {
 // TestBadInput: every kind of bad input is one line starting "plugincheck:"
 // and exit status 2, never a stack trace.
 func TestBadInput(t *testing.T) {
-	rows := []struct {
-		name string
-		args func(t *testing.T) []string
-		want string // substring of the message
-	}{
+	checkBadInputs(t, []badInput{
 		{"nonexistent path", func(t *testing.T) []string { return []string{"inspect", "/nonexistent/auth_x.so"} }, "no such file"},
 		{"directory", func(t *testing.T) []string { return []string{"inspect", t.TempDir()} }, "is a directory"},
 		{"empty file", func(t *testing.T) []string { return []string{"inspect", write(t, "auth_e.so", nil)} }, "empty file"},
@@ -144,26 +192,7 @@ func TestBadInput(t *testing.T) {
 		{"config: missing file", func(t *testing.T) []string { return []string{"run", "--config", "/nonexistent/c.yaml", "x.so"} }, "no such file"},
 		{"unknown command", func(t *testing.T) []string { return []string{"frobnicate"} }, "unknown command"},
 		{"no plugin", func(t *testing.T) []string { return []string{"inspect"} }, "takes one plugin path"},
-	}
-	for _, row := range rows {
-		t.Run(row.name, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
-			code := run(row.args(t), &stdout, &stderr)
-			msg := stderr.String()
-			if code != 2 {
-				t.Errorf("exit status %d, want 2; stderr %q", code, msg)
-			}
-			if lines := strings.Count(strings.TrimRight(msg, "\n"), "\n") + 1; lines != 1 || !strings.HasPrefix(msg, "plugincheck: ") {
-				t.Errorf("want one line starting \"plugincheck: \", got %q", msg)
-			}
-			if !strings.Contains(msg, row.want) {
-				t.Errorf("message %q does not say %q", msg, row.want)
-			}
-			if strings.Contains(msg, "goroutine ") || strings.Contains(msg, "panic") {
-				t.Errorf("stack trace in %q", msg)
-			}
-		})
-	}
+	})
 }
 
 // TestInspectEveryRealPlugin is the acceptance check: inspect exits 0 on
