@@ -120,11 +120,7 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	}
 	// Open the plugin here too: a plugin that cannot be tested at all is a
 	// setup error before any file is written.
-	t, err := loader.Open(plugin, hf.options())
-	if err != nil {
-		return err
-	}
-	info, err := bundle.DescribePlugin(t)
+	t, info, err := openAndDescribe(plugin, hf.options())
 	if err != nil {
 		return err
 	}
@@ -155,6 +151,7 @@ func certifyCmd(args []string, stdout io.Writer) error {
 			}
 		}
 	})
+	runArgs := append([]string(nil), childArgs[2:]...)
 	childArgs = append(childArgs, "-v", "--no-color",
 		"--junit-report", filepath.Join(dir, bundle.JUnit),
 		"--json-report", filepath.Join(dir, bundle.GinkgoJSON),
@@ -173,6 +170,7 @@ func certifyCmd(args []string, stdout io.Writer) error {
 
 	env := bundle.CollectEnvironment(suite.SummarySchema, cfg.Munged != "" || t.Plugin.Minor() == "munge", munged.Binary)
 	env.Command = append([]string{"plugincheck", "certify"}, args...)
+	env.RunArgs = runArgs
 	env.Started, env.Finished = started.Format(time.RFC3339), time.Now().UTC().Format(time.RFC3339)
 	if key != nil {
 		env.SigningKey = bundle.KeyID(key.Public().(ed25519.PublicKey))
@@ -206,6 +204,17 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "certified: %s\n", rep.Summary.Verdict)
 	return nil
+}
+
+// openAndDescribe opens a plugin with its host and gathers plugin.json's
+// facts about both.
+func openAndDescribe(plugin string, opts loader.Options) (*loader.Target, *bundle.PluginInfo, error) {
+	t, err := loader.Open(plugin, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := bundle.DescribePlugin(t)
+	return t, info, err
 }
 
 // emptyOrAbsent accepts a bundle directory that does not exist yet or is
