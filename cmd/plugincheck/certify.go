@@ -52,7 +52,8 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	fs.Var(&focus, "focus", "not allowed")
 	fs.Var(&skip, "skip", "not allowed")
 	fs.StringVar(&labelFilter, "label-filter", "", "not allowed")
-	product := fs.String("product", "", "the product statement (YAML: vendor, product, version, contact, url, plugin, description)")
+	product := fs.String("product", "", "the product statement (YAML with Kubernetes conformance's PRODUCT.yaml keys; see --init-product)")
+	initProduct := fs.Bool("init-product", false, "print a commented product.yaml template, and do nothing else")
 	out := fs.String("out", "", "directory to write the bundle to (must not exist, or be empty)")
 	signKey := fs.String("sign-key", "", "ed25519 private key to sign MANIFEST with")
 	genKey := fs.String("gen-key", "", "write a new ed25519 key pair FILE and FILE.pub, and do nothing else")
@@ -69,6 +70,13 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
+	if *initProduct {
+		if len(paths) > 0 || len(set) > 1 {
+			return &usageError{"--init-product takes nothing else (usage: plugincheck certify --init-product > product.yaml)"}
+		}
+		_, err := io.WriteString(stdout, bundle.ProductTemplate())
+		return err
+	}
 	if *genKey != "" {
 		if len(paths) > 0 || len(set) > 1 {
 			return &usageError{"--gen-key FILE takes nothing else (usage: plugincheck certify --gen-key FILE)"}
@@ -89,7 +97,7 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	case len(paths) != 1:
 		return &usageError{"certify takes one plugin (usage: plugincheck certify PLUGIN --product FILE --out DIR [flags])"}
 	case *product == "":
-		return &usageError{"certify needs --product FILE: the product statement (vendor, product, version, contact, plugin)"}
+		return &usageError{"certify needs --product FILE: the product statement (plugincheck certify --init-product prints a template)"}
 	case *out == "":
 		return &usageError{"certify needs --out DIR: the directory to write the bundle to"}
 	}
@@ -102,7 +110,7 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return &usageError{"--product " + err.Error()}
 	}
-	if prod.Plugin != filepath.Base(plugin) {
+	if prod.Plugin != "" && prod.Plugin != filepath.Base(plugin) {
 		return &usageError{fmt.Sprintf("%s: plugin %q is not the file being certified, %q", *product, prod.Plugin, filepath.Base(plugin))}
 	}
 	var key ed25519.PrivateKey

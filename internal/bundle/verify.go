@@ -290,7 +290,7 @@ func consistent(rep *Report) error {
 		return differ("plugin", filepath.Base(s.Plugin), p.File)
 	case len(p.SHA256) != 64:
 		return invalid(PluginJSON, "no SHA-256 of the plugin")
-	case rep.Product.Plugin != p.File:
+	case rep.Product.Plugin != "" && rep.Product.Plugin != p.File:
 		return invalid(ProductYAML, "plugin %q is not the certified file %q", rep.Product.Plugin, p.File)
 	}
 	return nil
