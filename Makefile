@@ -15,8 +15,9 @@ LDFLAGS      := -X github.com/plugincheck/plugincheck/internal/bundle.version=$(
 export CGO_ENABLED := 0
 
 # Packages the tests need from the machine's Debian archive: munged for the
-# munge plugins, gcc for the fixture plugins, binutils for readelf.
-APT_PACKAGES := munge gcc make binutils
+# munge plugins, gcc for the fixture plugins, binutils for readelf, chromium
+# to render the HTML report as a reader sees it.
+APT_PACKAGES := munge gcc make binutils chromium
 
 .PHONY: all build deps slurm export-debs fixtures native test vet demo bench clean
 

@@ -163,7 +163,8 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	childArgs = append(childArgs, "-v", "--no-color",
 		"--junit-report", filepath.Join(dir, bundle.JUnit),
 		"--json-report", filepath.Join(dir, bundle.GinkgoJSON),
-		"--summary-json", filepath.Join(dir, bundle.SummaryJSON))
+		"--summary-json", filepath.Join(dir, bundle.SummaryJSON),
+		"--html-report", filepath.Join(dir, bundle.ReportHTML))
 	code, childErr, err := runLogged(dir, started, args, childArgs, info, stdout)
 	if err != nil {
 		return err

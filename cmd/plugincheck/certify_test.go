@@ -148,7 +148,7 @@ func TestCertifyAndVerify(t *testing.T) {
 	for _, e := range entries {
 		files = append(files, e.Name())
 	}
-	want := append([]string{bundle.Manifest, bundle.Signature}, bundle.Required...)
+	want := append([]string{bundle.Manifest, bundle.Signature, bundle.ReportHTML}, bundle.Required...)
 	sort.Strings(want)
 	if strings.Join(files, " ") != strings.Join(want, " ") {
 		t.Fatalf("bundle holds %v, want %v", files, want)

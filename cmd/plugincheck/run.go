@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -34,6 +35,7 @@ func runCmd(args []string, stdout io.Writer) error {
 	fs.StringVar(&opts.JUnitReport, "junit-report", "", "write a JUnit report")
 	fs.StringVar(&opts.JSONReport, "json-report", "", "write Ginkgo's JSON report")
 	summaryJSON := fs.String("summary-json", "", "write the summary as JSON")
+	htmlReport := fs.String("html-report", "", "write a self-contained HTML report of every plugin's run")
 	configFile := fs.String("config", "", "YAML file of flag values (flag name: value); command-line flags win")
 	fs.BoolVar(&opts.Verbose, "v", false, "verbose Ginkgo output")
 	fs.BoolVar(&opts.NoColor, "no-color", os.Getenv("NO_COLOR") != "", "no colour")
@@ -82,6 +84,11 @@ func runCmd(args []string, stdout io.Writer) error {
 			return err
 		}
 	}
+	if *htmlReport != "" {
+		if err := writeHTML(*htmlReport, summaries); err != nil {
+			return err
+		}
+	}
 	if worst != 0 {
 		return &exitStatus{code: worst, err: errors.New(summaries[len(summaries)-1].Verdict)}
 	}
@@ -98,4 +105,17 @@ func suffixed(path, plugin string) string {
 		return fmt.Sprintf("%s-%s%s", path[:i], base, path[i:])
 	}
 	return path + "-" + base
+}
+
+// writeHTML writes the HTML report; a write error is the run's error, never
+// a silently lost report.
+func writeHTML(path string, summaries []*suite.Summary) error {
+	var b bytes.Buffer
+	if err := suite.WriteHTML(&b, summaries); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("--html-report: %w", err)
+	}
+	return nil
 }

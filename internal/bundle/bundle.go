@@ -53,6 +53,9 @@ const (
 	ProductYAML = "product.yaml"
 	PluginJSON  = "plugin.json"
 	EnvJSON     = "environment.json"
+	// ReportHTML is the run's HTML report. Bundles made before it existed
+	// lack it, so it is not Required; when present, MANIFEST covers it.
+	ReportHTML = "report.html"
 )
 
 // Required lists the files every bundle holds besides MANIFEST and
