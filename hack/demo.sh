@@ -12,7 +12,7 @@ for p in auth_munge cred_munge auth_none; do
 	rc=${PIPESTATUS[0]}
 	echo "(exit status $rc)"
 	echo
-	[ "$rc" -le 1 ] || status=$rc
+	[ "$rc" -le 1 ] || [ "$rc" -eq 3 ] || status=$rc
 done
 echo "Why each finding is true of the plugin: docs/real-plugins.md"
 exit $status

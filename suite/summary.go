@@ -66,18 +66,47 @@ type Summary struct {
 	Counts      Counts         `json:"counts"`
 	// Complete: every applicable MUST clause was tested.
 	Complete bool `json:"complete"`
-	// Conformant: complete, and no MUST clause failed.
-	Conformant bool   `json:"conformant"`
-	Verdict    string `json:"verdict"`
+	// Conformant: complete, and no MUST clause failed. A partial run is
+	// never conformant: conformance is claimed only by a whole run.
+	Conformant bool `json:"conformant"`
+	// Partial: the run's filters (--focus, --skip, --label-filter) left
+	// out Omitted clauses of the plugin's kind, which Clauses does not list.
+	Partial bool   `json:"partial,omitempty"`
+	Omitted int    `json:"omitted_clauses,omitempty"`
+	Verdict string `json:"verdict"`
 }
 
-// ExitCode is plugincheck's exit status for the summary: 0 conformant, 1 not.
+// Exit statuses of a run, the worst of its plugins'.
+const (
+	ExitConformant = 0 // conformant; or a partial run whose selected MUST clauses all passed
+	ExitFailed     = 1 // a MUST clause failed
+	ExitSetup      = 2 // bad input or setup: no verdict
+	ExitIncomplete = 3 // no MUST clause failed, but an applicable one was not tested
+)
+
+// ExitCode is plugincheck's exit status for the summary.
 func (s *Summary) ExitCode() int {
-	if s.Conformant {
-		return 0
+	switch {
+	case s.mustFailed():
+		return ExitFailed
+	case s.Conformant || s.Partial:
+		return ExitConformant
+	default:
+		return ExitIncomplete
 	}
-	return 1
 }
+
+func (s *Summary) mustFailed() bool {
+	for _, c := range s.Clauses {
+		if c.Level == Must && c.Result == Failed {
+			return true
+		}
+	}
+	return false
+}
+
+// filteredReason is why a spec the run's filters left out did not run.
+const filteredReason = "skipped by the run's filters"
 
 func specResult(r types.SpecReport) SpecResult {
 	sr := SpecResult{Text: r.LeafNodeText, Duration: r.RunTime, Level: May}
@@ -102,7 +131,7 @@ func specResult(r types.SpecReport) SpecResult {
 		case strings.HasPrefix(msg, notTestedPrefix):
 			sr.Result, sr.Reason = NotTested, strings.TrimPrefix(msg, notTestedPrefix)
 		default:
-			sr.Result, sr.Reason = NotTested, "skipped by the run's filters"
+			sr.Result, sr.Reason = NotTested, filteredReason
 			if msg != "" {
 				sr.Reason = msg
 			}
@@ -182,6 +211,11 @@ func summarize(rs *runState) *Summary {
 		if cr == nil {
 			continue // another kind's clause
 		}
+		if filteredOut(cr) {
+			s.Partial = true
+			s.Omitted++
+			continue
+		}
 		sort.Slice(cr.Specs, func(i, j int) bool { return cr.Specs[i].Text < cr.Specs[j].Text })
 		aggregate(cr)
 		s.Clauses = append(s.Clauses, *cr)
@@ -201,20 +235,19 @@ func summarize(rs *runState) *Summary {
 			s.Counts.NotApplicable++
 		}
 	}
-	mustFailed := false
-	for _, c := range s.Clauses {
-		if c.Level == Must && c.Result == Failed {
-			mustFailed = true
-		}
-	}
-	s.Conformant = s.Complete && !mustFailed
+	mustFailed := s.mustFailed()
+	s.Conformant = s.Complete && !mustFailed && !s.Partial
 	switch {
+	case s.Partial && mustFailed:
+		s.Verdict = fmt.Sprintf("partial run (%d of %d clauses): a selected MUST clause FAILED", len(s.Clauses), len(s.Clauses)+s.Omitted)
+	case s.Partial:
+		s.Verdict = fmt.Sprintf("partial run (%d of %d clauses): no selected MUST clause failed; conformance is claimed only by a whole run", len(s.Clauses), len(s.Clauses)+s.Omitted)
 	case s.Conformant:
 		s.Verdict = "conformant"
 	case mustFailed:
 		s.Verdict = "NOT conformant"
 	default:
-		s.Verdict = "incomplete: a MUST clause was not tested"
+		s.Verdict = "incomplete: " + untested(s)
 	}
 	host := "unknown host"
 	if s.HostVersion != "" {
@@ -223,6 +256,28 @@ func summarize(rs *runState) *Summary {
 	s.Verdict = fmt.Sprintf("%s: %s for generation %s on %s — %d passed, %d failed, %d warnings, %d not tested, %d not applicable",
 		t.Plugin.Type, s.Verdict, t.Profile.Name, host, s.Counts.Passed, s.Counts.Failed, s.Counts.Warnings, s.Counts.NotTested, s.Counts.NotApplicable)
 	return s
+}
+
+// filteredOut reports a clause none of whose specs the run's filters
+// selected.
+func filteredOut(cr *ClauseResult) bool {
+	for _, sp := range cr.Specs {
+		if sp.Reason != filteredReason {
+			return false
+		}
+	}
+	return true
+}
+
+// untested names the first applicable MUST clause that was not tested, and
+// why (the reason names the flag that enables it).
+func untested(s *Summary) string {
+	for _, c := range s.Clauses {
+		if c.Level == Must && c.Result == NotTested {
+			return fmt.Sprintf("MUST clause %s was not tested (%s)", c.ID, c.Reason)
+		}
+	}
+	return "a MUST clause was not tested"
 }
 
 // aggregate gives a clause the worst result among its specs, passed

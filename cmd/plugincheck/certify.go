@@ -169,7 +169,7 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(dir, bundle.SummaryJSON)); code > 1 || code < 0 || err != nil {
+	if _, err := os.Stat(filepath.Join(dir, bundle.SummaryJSON)); code == suite.ExitSetup || code < 0 || code > suite.ExitIncomplete || err != nil {
 		msg := childErr
 		if msg == "" {
 			msg = fmt.Sprintf("the suite run ended with exit status %d", code)

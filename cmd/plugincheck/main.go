@@ -106,5 +106,8 @@ Flags common to commands that load a plugin:
   --lib-path DIRS     extra directories (colon separated) for the plugin's DT_NEEDED libraries
   --generation NAME   use this API generation instead of the detected one
 
-Exit status: 0 success, 1 non-conformant or would not load, 2 usage or setup error.
+Exit status: 0 conformant (a filtered run: every selected MUST clause passed),
+1 a MUST clause failed (or the plugin would not load), 2 usage or setup error,
+3 incomplete: no MUST clause failed but an applicable one was not tested
+(the verdict names it and the flag that enables it).
 `

@@ -261,3 +261,30 @@ func TestHelpAndVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestExitStatuses: 0 conformant, 1 a MUST clause failed, 3 incomplete
+// (naming the clause and the flag that enables it), and a filtered run
+// exits 0 when its selected clauses pass, saying it is partial.
+func TestExitStatuses(t *testing.T) {
+	host := need(t, filepath.Join(realDir(t, "22.05"), "libslurmfull.so"))
+	good := need(t, filepath.Join(fixtures(t), "auth_good_2205.so"))
+	tamper := need(t, filepath.Join(fixtures(t), "auth_bad_tamper.so"))
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		says string // in the verdict line
+	}{
+		{"whole run without a TTL", []string{good}, 3, "incomplete: MUST clause AUTH-EXPIRY was not tested (no credential lifetime given (--auth-ttl N))"},
+		{"one clause that passes", []string{"--focus", "AUTH-PACK", good}, 0, "partial run (1 of 37 clauses): no selected MUST clause failed"},
+		{"one clause that fails", []string{"--focus", "AUTH-TAMPER", tamper}, 1, "partial run (1 of 37 clauses): a selected MUST clause FAILED"},
+		{"an incomplete plugin and a failing one", []string{good, "--focus", "AUTH-EXPIRY|AUTH-TAMPER", tamper}, 1, "a selected MUST clause FAILED"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := cli(t, append([]string{"--slurm-lib", host, "--no-color"}, c.args...)...)
+			if r.code != c.code || !strings.Contains(r.stdout, c.says) {
+				t.Errorf("exit %d, want %d; stdout lacks %q:\n%s", r.code, c.code, c.says, r.stdout)
+			}
+		})
+	}
+}

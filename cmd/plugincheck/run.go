@@ -72,7 +72,7 @@ func runCmd(args []string, stdout io.Writer) error {
 		}
 		sum.WriteTable(stdout)
 		summaries = append(summaries, sum)
-		worst = max(worst, sum.ExitCode())
+		worst = worseExit(worst, sum.ExitCode())
 	}
 	if *summaryJSON != "" {
 		var v any = summaries[0]
@@ -93,6 +93,16 @@ func runCmd(args []string, stdout io.Writer) error {
 		return &exitStatus{code: worst, err: errors.New(summaries[len(summaries)-1].Verdict)}
 	}
 	return nil
+}
+
+// worseExit is the worse of two runs' exit statuses: a failed MUST clause
+// (1) over an incomplete run (3) over a conformant one (0).
+func worseExit(a, b int) int {
+	rank := map[int]int{suite.ExitConformant: 0, suite.ExitIncomplete: 1, suite.ExitFailed: 2}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
 }
 
 // suffixed gives each plugin of a multi-plugin run its own report file.
