@@ -60,7 +60,7 @@ vet:
 
 test: deps slurm fixtures native build vet
 	PLUGINCHECK_SLURM_CACHE=$(CACHE) PLUGINCHECK_FIXTURES=$(CURDIR)/fixtures/build \
-	PLUGINCHECK_REQUIRE_REAL=1 $(GO) test -count=1 -timeout 14m ./...
+	PLUGINCHECK_REQUIRE_REAL=1 $(GO) test -count=1 -timeout 45m ./...
 
 demo: deps slurm build
 	@hack/demo.sh $(BIN) $(CACHE)
