@@ -288,3 +288,14 @@ func TestExitStatuses(t *testing.T) {
 		})
 	}
 }
+
+// TestNoColourWhenNotATerminal: output into a pipe or a file (a CI log)
+// carries no colour codes unless asked for.
+func TestNoColourWhenNotATerminal(t *testing.T) {
+	asCLI(t)
+	plugin := need(t, filepath.Join(realDir(t, "22.05"), "auth_none.so"))
+	out, _ := selfCommand("-v", "--focus", "AUTH-PACK", plugin).CombinedOutput()
+	if !strings.Contains(string(out), "AUTH-PACK") || strings.Contains(string(out), "\x1b[") {
+		t.Errorf("output into a pipe has colour codes (or no report):\n%q", out)
+	}
+}

@@ -38,7 +38,7 @@ func runCmd(args []string, stdout io.Writer) error {
 	htmlReport := fs.String("html-report", "", "write a self-contained HTML report of every plugin's run")
 	configFile := fs.String("config", "", "YAML file of flag values (flag name: value); command-line flags win")
 	fs.BoolVar(&opts.Verbose, "v", false, "verbose Ginkgo output")
-	fs.BoolVar(&opts.NoColor, "no-color", os.Getenv("NO_COLOR") != "", "no colour")
+	fs.BoolVar(&opts.NoColor, "no-color", os.Getenv("NO_COLOR") != "" || !isTerminal(os.Stdout), "no colour (the default when stdout is not a terminal)")
 	paths, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -93,6 +93,13 @@ func runCmd(args []string, stdout io.Writer) error {
 		return &exitStatus{code: worst, err: errors.New(summaries[len(summaries)-1].Verdict)}
 	}
 	return nil
+}
+
+// isTerminal reports whether f is a terminal: colour codes are for people
+// at one, not for CI logs and files.
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // worseExit is the worse of two runs' exit statuses: a failed MUST clause
