@@ -40,6 +40,9 @@ type SandboxOptions struct {
 	StartTimeout time.Duration
 	// AddressSpace bounds a worker's virtual memory (default 8 GiB).
 	AddressSpace uint64
+	// Env are NAME=VALUE settings the plugin sees on top of the caller's
+	// environment (see WorkerEnv).
+	Env []string
 }
 
 // Sandbox holds what workers of one target share: a 0755 directory with the

@@ -78,22 +78,18 @@ func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
 	outR, outW, _ := os.Pipe()
 	errR, errW, _ := os.Pipe()
 
-	env := []string{
-		worker.EnvConfig + "=" + string(cfg),
+	// The plugin sees the caller's environment, as a daemon inherits its
+	// own, then the run's own settings; what the worker needs comes last
+	// and wins (exec keeps the last of duplicate names).
+	env := append(WorkerEnv(os.Environ(), s.opts.Env),
+		worker.EnvConfig+"="+string(cfg),
 		"GOTRACEBACK=crash", // die by the plugin's signal, not exit status 2
 		// One P: the worker serves one request at a time, and a second P only
 		// adds scheduler hand-offs to every blocking read. Plugin calls leave
 		// the P while they run, so threaded specs still run C concurrently.
 		"GOMAXPROCS=1",
-		"SLURM_CONF=" + s.Conf,
-		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-		"LANG=C",
-	}
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "SLURM_") && !strings.HasPrefix(kv, "SLURM_CONF=") {
-			env = append(env, kv)
-		}
-	}
+		"SLURM_CONF="+s.Conf,
+	)
 	cmd := &exec.Cmd{Path: s.binary, Args: []string{"plugincheck-worker"}, Env: env}
 	libPath := strings.Join(s.libraryPath, ":")
 	if s.loader != "" {
@@ -148,8 +144,10 @@ func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
 	return w, nil
 }
 
-// hostSymbols are host functions specs may call through Worker.Call.
-var hostSymbols = []string{"slurm_strerror"}
+// hostSymbols are host functions specs may call through Worker.Call;
+// getenv (the C library's, through the host's scope) shows what the plugin
+// sees of its environment.
+var hostSymbols = []string{"slurm_strerror", "getenv"}
 
 func symbolsOf(p *profile.Profile) []string {
 	var out []string

@@ -46,6 +46,10 @@ type Config struct {
 	CredCorpus string
 	// CallTimeout bounds each plugin call (default 10s).
 	CallTimeout time.Duration
+	// Env are NAME=VALUE settings the plugin sees on top of the caller's
+	// environment, which it inherits as a daemon does (minus the variables
+	// that would change how the worker runs: loader.ReservedEnv).
+	Env []string
 	// Seed makes randomised specs (fuzz corpora, model sequences)
 	// reproducible; zero picks one and the report prints it.
 	Seed int64

@@ -92,7 +92,7 @@ func prepare(cfg *Config) (*runState, error) {
 	}
 	rs.sandbox, err = t.NewSandbox(loader.SandboxOptions{
 		SlurmConf: cfg.SlurmConf, AuthInfo: rs.authInfo, CallTimeout: cfg.CallTimeout,
-		Daemon: cfg.Daemon, ExtraConf: cfg.ConfLines,
+		Daemon: cfg.Daemon, ExtraConf: cfg.ConfLines, Env: cfg.Env,
 	})
 	if err != nil {
 		rs.close()

@@ -156,6 +156,7 @@ func (c *Ctx) badConf() {
 	sb, err := c.Target().NewSandbox(loader.SandboxOptions{
 		AuthInfo:    "socket=/nonexistent/plugincheck/munge.sock,key=/nonexistent/plugincheck/key",
 		CallTimeout: c.run.cfg.CallTimeout, Daemon: c.run.cfg.Daemon, ExtraConf: c.run.cfg.ConfLines,
+		Env: c.run.cfg.Env,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	defer sb.Close()

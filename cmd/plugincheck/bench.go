@@ -55,7 +55,7 @@ func openSession(plugin string, hf *hostFlags, sf *suiteFlags, addressSpace uint
 	}
 	s.sandbox, err = t.NewSandbox(loader.SandboxOptions{
 		SlurmConf: cfg.SlurmConf, AuthInfo: s.authInfo, CallTimeout: cfg.CallTimeout,
-		Daemon: cfg.Daemon, ExtraConf: cfg.ConfLines, AddressSpace: addressSpace,
+		Daemon: cfg.Daemon, ExtraConf: cfg.ConfLines, AddressSpace: addressSpace, Env: cfg.Env,
 	})
 	if err != nil {
 		s.close()

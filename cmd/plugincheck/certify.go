@@ -154,6 +154,10 @@ func certifyCmd(args []string, stdout io.Writer) error {
 				for _, l := range sf.confLines {
 					childArgs = append(childArgs, "--conf-line="+l)
 				}
+			case name == "env":
+				for _, kv := range sf.env {
+					childArgs = append(childArgs, "--env="+kv)
+				}
 			default:
 				childArgs = append(childArgs, "--"+name+"="+f.Value.String())
 			}
@@ -180,6 +184,7 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	env := bundle.CollectEnvironment(suite.SummarySchema, cfg.Munged != "" || t.Plugin.Minor() == "munge", munged.Binary)
 	env.Command = append([]string{"plugincheck", "certify"}, args...)
 	env.RunArgs = runArgs
+	env.PluginEnv = loader.EnvNames(loader.WorkerEnv(os.Environ(), sf.env))
 	env.Started, env.Finished = started.Format(time.RFC3339), time.Now().UTC().Format(time.RFC3339)
 	if key != nil {
 		env.SigningKey = bundle.KeyID(key.Public().(ed25519.PublicKey))

@@ -41,11 +41,12 @@ func (h *hostFlags) options() loader.Options {
 type suiteFlags struct {
 	cfg       suite.Config
 	confLines multiFlag
+	env       multiFlag
 }
 
 // suiteFlagNames are the flags suiteFlags registers, for commands that
 // pass them on.
-var suiteFlagNames = []string{"munged", "auth-info", "auth-ttl", "private-key", "public-key", "as-daemon", "conf-line", "cred-corpus", "seed", "call-timeout"}
+var suiteFlagNames = []string{"munged", "auth-info", "auth-ttl", "private-key", "public-key", "as-daemon", "conf-line", "cred-corpus", "seed", "call-timeout", "env"}
 
 func (s *suiteFlags) register(fs *flag.FlagSet) {
 	c := &s.cfg
@@ -56,6 +57,7 @@ func (s *suiteFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.PublicKey, "public-key", "", "cred public key file")
 	fs.StringVar(&c.Daemon, "as-daemon", "", "run the plugin as inside this Slurm daemon (slurmctld, slurmd, sackd, …)")
 	fs.Var(&s.confLines, "conf-line", "a line to add to the generated slurm.conf (repeatable)")
+	fs.Var(&s.env, "env", "NAME=VALUE the plugin sees on top of the caller's environment (repeatable)")
 	fs.StringVar(&c.CredCorpus, "cred-corpus", "", "directory of valid packed 23.11+ credentials for CRED2-UNPACK-BAD to mutate")
 	fs.Int64Var(&c.Seed, "seed", 0, "random seed (0: pick one)")
 	fs.DurationVar(&c.CallTimeout, "call-timeout", 10*time.Second, "deadline of one plugin call")
@@ -68,6 +70,10 @@ func (s *suiteFlags) config(hf *hostFlags) (suite.Config, error) {
 		return c, &usageError{"--auth-ttl must not be negative"}
 	}
 	c.ConfLines = s.confLines
+	if err := loader.CheckEnv(s.env); err != nil {
+		return c, &usageError{err.Error()}
+	}
+	c.Env = s.env
 	c.Loader, c.SlurmConf = hf.options(), hf.slurmConf
 	return c, nil
 }

@@ -165,7 +165,10 @@ type Environment struct {
 	// RunArgs are the settings the certified run was made with: the
 	// arguments of `plugincheck run` after the plugin, without the report
 	// paths. verify --rerun runs them again.
-	RunArgs    []string `json:"run_args,omitempty"`
+	RunArgs []string `json:"run_args,omitempty"`
+	// PluginEnv are the names (never the values) of the environment
+	// variables the plugin saw.
+	PluginEnv  []string `json:"plugin_env,omitempty"`
 	Started    string   `json:"started"`
 	Finished   string   `json:"finished"`
 	SigningKey string   `json:"signing_key,omitempty"`
