@@ -200,7 +200,9 @@ func Run(cfg Config, opts RunOptions) (*Summary, error) {
 	RunSpecs(&failer{}, "plugincheck "+rs.target.Plugin.Type, suiteCfg, repCfg)
 	p.finish()
 	current = nil
-	return summarize(rs), nil
+	s := summarize(rs)
+	describeErrnos(rs, s)
+	return s, nil
 }
 
 // Test runs the suite from a plugin author's `go test`: it fails t when the
