@@ -3,6 +3,7 @@ package suite
 import (
 	"context"
 	"fmt"
+	"github.com/onsi/ginkgo/v2/types"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -108,18 +109,31 @@ func (c *Ctx) init(initFn func() (loader.Result, error)) {
 
 // close ends the spec's workers and attaches their evidence when it failed.
 func (c *Ctx) close() {
-	failed := CurrentSpecReport().Failed()
+	// A warning is a finding too: its evidence is kept as a failure's.
+	report := CurrentSpecReport()
+	failed := report.Failed() || hasEntry(report, warningEntry)
 	for i, w := range c.workers {
 		if failed {
 			if calls := w.Calls(); len(calls) > 0 {
 				AddReportEntry(fmt.Sprintf("worker %d calls", i+1), strings.Join(tailOf(calls, 40), " → "))
 			}
-			if s := strings.TrimSpace(w.Stderr()); s != "" {
-				AddReportEntry(fmt.Sprintf("worker %d stderr", i+1), lastLines(s, 20))
+			for _, out := range []struct{ name, text string }{{"stderr", w.Stderr()}, {"stdout", w.Stdout()}} {
+				if s := strings.TrimSpace(out.text); s != "" {
+					AddReportEntry(fmt.Sprintf("worker %d %s", i+1, out.name), lastLines(s, 20))
+				}
 			}
 		}
 		w.Close()
 	}
+}
+
+func hasEntry(r types.SpecReport, name string) bool {
+	for _, e := range r.ReportEntries {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func tailOf(s []string, n int) []string {

@@ -22,3 +22,16 @@ func TestErrnoName(t *testing.T) {
 		}
 	}
 }
+
+func TestClipWords(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"short", "short"},
+		{"changing byte 4 of 93 gives a credential that verifies", "changing byte 4 of 93 …"},
+		{"nospacesatallinthisverylongword", "nospacesatallinthisveryl …"},
+		{"ééééééééééééééééééééééééé", "éééééééééééé …"},
+	} {
+		if got := clipWords(c.in, 28); got != c.want || len(got) > 28 {
+			t.Errorf("clipWords(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/onsi/ginkgo/v2/types"
 )
@@ -32,6 +33,10 @@ type SpecResult struct {
 	Result   Result        `json:"result"`
 	Reason   string        `json:"reason,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
+	// Output is the tail of what the plugin printed (its workers' stderr,
+	// then stdout) in a spec that failed or warned: often the plugin's own
+	// account of what went wrong.
+	Output string `json:"plugin_output,omitempty"`
 }
 
 // ClauseResult is one clause's outcome: the worst of its specs.
@@ -110,6 +115,11 @@ const filteredReason = "skipped by the run's filters"
 
 func specResult(r types.SpecReport) SpecResult {
 	sr := SpecResult{Text: r.LeafNodeText, Duration: r.RunTime, Level: May}
+	for _, e := range r.ReportEntries {
+		if strings.HasSuffix(e.Name, " stderr") || strings.HasSuffix(e.Name, " stdout") {
+			sr.Output = strings.TrimSpace(sr.Output + "\n" + e.StringRepresentation())
+		}
+	}
 	for _, l := range r.Labels() {
 		if l == string(Must) || l == string(Should) {
 			sr.Level = Level(l)
@@ -313,11 +323,24 @@ func levelOf(id string) Level {
 func (s *Summary) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "\n%-18s %-7s %-15s %s\n", "CLAUSE", "LEVEL", "RESULT", "DETAIL")
 	for _, c := range s.Clauses {
-		detail := c.Reason
-		if len(detail) > 100 {
-			detail = detail[:97] + "..."
-		}
+		detail := clipWords(c.Reason, 100)
 		fmt.Fprintf(w, "%-18s %-7s %-15s %s\n", c.ID, c.Level, c.Result, detail)
 	}
 	fmt.Fprintf(w, "\n%s\n", s.Verdict)
+}
+
+// clipWords shortens s to at most n bytes at a word boundary, marking the
+// cut: a detail is never cut in the middle of a word or a UTF-8 sequence.
+func clipWords(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := strings.LastIndexByte(s[:n-len(" …")+1], ' ')
+	if cut <= 0 {
+		cut = n - len(" …")
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+	}
+	return strings.TrimRight(s[:cut], " ,;:") + " …"
 }
