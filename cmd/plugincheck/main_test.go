@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	"encoding/json"
+	"encoding/xml"
+	"github.com/onsi/ginkgo/v2/reporters"
 	"os"
 	"path/filepath"
 	"strings"
@@ -297,5 +300,32 @@ func TestNoColourWhenNotATerminal(t *testing.T) {
 	out, _ := selfCommand("-v", "--focus", "AUTH-PACK", plugin).CombinedOutput()
 	if !strings.Contains(string(out), "AUTH-PACK") || strings.Contains(string(out), "\x1b[") {
 		t.Errorf("output into a pipe has colour codes (or no report):\n%q", out)
+	}
+}
+
+// TestSeveralPluginsOneReport: a run of several plugins writes the report
+// files the user named, one each, holding every plugin.
+func TestSeveralPluginsOneReport(t *testing.T) {
+	dir := realDir(t, "22.05")
+	plugins := []string{need(t, filepath.Join(dir, "auth_none.so")), need(t, filepath.Join(dir, "cred_none.so"))}
+	out := t.TempDir()
+	junit, ginkgo, summary := filepath.Join(out, "r.xml"), filepath.Join(out, "r.json"), filepath.Join(out, "s.json")
+	r := cli(t, append([]string{"--focus", "PLG-NAME", "--junit-report", junit, "--json-report", ginkgo, "--summary-json", summary}, plugins...)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 3 {
+		t.Errorf("%d files written, want the 3 named", len(entries))
+	}
+	var suites reporters.JUnitTestSuites
+	if data, err := os.ReadFile(junit); err != nil || xml.Unmarshal(data, &suites) != nil || len(suites.TestSuites) != 2 ||
+		suites.TestSuites[0].Name != "plugincheck auth/none" || suites.TestSuites[1].Name != "plugincheck cred/none" {
+		t.Errorf("JUnit file: %v, %+v", err, suites.TestSuites)
+	}
+	for _, path := range []string{ginkgo, summary} {
+		var reports []json.RawMessage
+		if data, err := os.ReadFile(path); err != nil || json.Unmarshal(data, &reports) != nil || len(reports) != 2 {
+			t.Errorf("%s: want an array of 2 reports (%v)", path, err)
+		}
 	}
 }

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/onsi/ginkgo/v2/reporters"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/plugincheck/plugincheck/suite"
@@ -59,12 +62,22 @@ func runCmd(args []string, stdout io.Writer) error {
 	opts.Progress = os.Stderr
 	worst := 0
 	var summaries []*suite.Summary
-	for _, p := range paths {
+	// Several plugins still write one JUnit file (one <testsuite> each) and
+	// one Ginkgo JSON file (one report each): each run writes its own into
+	// a temporary directory, and they are joined at the end.
+	var parts reportParts
+	if len(paths) > 1 && (opts.JUnitReport != "" || opts.JSONReport != "") {
+		if parts.dir, err = os.MkdirTemp("", "plugincheck-reports-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(parts.dir)
+	}
+	for i, p := range paths {
 		c := cfg
 		c.Plugin = p
 		o := opts
-		if len(paths) > 1 {
-			o.JUnitReport, o.JSONReport = suffixed(o.JUnitReport, p), suffixed(o.JSONReport, p)
+		if parts.dir != "" {
+			o.JUnitReport, o.JSONReport = parts.name(opts.JUnitReport, i, "xml"), parts.name(opts.JSONReport, i, "json")
 		}
 		sum, err := suite.Run(c, o)
 		if err != nil {
@@ -83,6 +96,9 @@ func runCmd(args []string, stdout io.Writer) error {
 		if err := os.WriteFile(*summaryJSON, append(data, '\n'), 0o644); err != nil {
 			return err
 		}
+	}
+	if err := parts.join(opts.JUnitReport, opts.JSONReport, len(paths)); err != nil {
+		return err
 	}
 	if *htmlReport != "" {
 		if err := writeHTML(*htmlReport, summaries); err != nil {
@@ -112,16 +128,69 @@ func worseExit(a, b int) int {
 	return a
 }
 
-// suffixed gives each plugin of a multi-plugin run its own report file.
-func suffixed(path, plugin string) string {
-	if path == "" {
+// reportParts are the per-plugin reports of a run of several plugins,
+// before they are joined into the files the user named.
+type reportParts struct{ dir string }
+
+func (r reportParts) name(final string, i int, ext string) string {
+	if final == "" {
 		return ""
 	}
-	base := strings.TrimSuffix(plugin[strings.LastIndex(plugin, "/")+1:], ".so")
-	if i := strings.LastIndex(path, "."); i > strings.LastIndex(path, "/") {
-		return fmt.Sprintf("%s-%s%s", path[:i], base, path[i:])
+	return filepath.Join(r.dir, fmt.Sprintf("%d.%s", i, ext))
+}
+
+// join writes the JUnit file as one <testsuites> holding every plugin's
+// <testsuite>, and the Ginkgo JSON file as one array of every plugin's
+// report.
+func (r reportParts) join(junit, jsonReport string, n int) error {
+	if r.dir == "" {
+		return nil
 	}
-	return path + "-" + base
+	if junit != "" {
+		var all reporters.JUnitTestSuites
+		for i := range n {
+			var one reporters.JUnitTestSuites
+			data, err := os.ReadFile(r.name(junit, i, "xml"))
+			if err == nil {
+				err = xml.Unmarshal(data, &one)
+			}
+			if err != nil {
+				return fmt.Errorf("--junit-report: %w", err)
+			}
+			all.Tests, all.Disabled, all.Errors, all.Failures, all.Time = all.Tests+one.Tests, all.Disabled+one.Disabled,
+				all.Errors+one.Errors, all.Failures+one.Failures, all.Time+one.Time
+			all.TestSuites = append(all.TestSuites, one.TestSuites...)
+		}
+		data, err := xml.MarshalIndent(all, "", "  ")
+		if err == nil {
+			err = os.WriteFile(junit, append([]byte(xml.Header), append(data, '\n')...), 0o644)
+		}
+		if err != nil {
+			return fmt.Errorf("--junit-report: %w", err)
+		}
+	}
+	if jsonReport != "" {
+		var all []json.RawMessage
+		for i := range n {
+			var one []json.RawMessage
+			data, err := os.ReadFile(r.name(jsonReport, i, "json"))
+			if err == nil {
+				err = json.Unmarshal(data, &one)
+			}
+			if err != nil {
+				return fmt.Errorf("--json-report: %w", err)
+			}
+			all = append(all, one...)
+		}
+		data, err := json.MarshalIndent(all, "", "  ")
+		if err == nil {
+			err = os.WriteFile(jsonReport, append(data, '\n'), 0o644)
+		}
+		if err != nil {
+			return fmt.Errorf("--json-report: %w", err)
+		}
+	}
+	return nil
 }
 
 // writeHTML writes the HTML report; a write error is the run's error, never
