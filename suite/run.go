@@ -202,6 +202,7 @@ func Run(cfg Config, opts RunOptions) (*Summary, error) {
 	current = nil
 	s := summarize(rs)
 	describeErrnos(rs, s)
+	diagnose(rs, s)
 	return s, nil
 }
 

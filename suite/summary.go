@@ -76,9 +76,12 @@ type Summary struct {
 	Conformant bool `json:"conformant"`
 	// Partial: the run's filters (--focus, --skip, --label-filter) left
 	// out Omitted clauses of the plugin's kind, which Clauses does not list.
-	Partial bool   `json:"partial,omitempty"`
-	Omitted int    `json:"omitted_clauses,omitempty"`
-	Verdict string `json:"verdict"`
+	Partial bool `json:"partial,omitempty"`
+	Omitted int  `json:"omitted_clauses,omitempty"`
+	// Diagnosis is one line that comes first when most clauses fail the
+	// same way: the common reason and what the plugin was given.
+	Diagnosis string `json:"diagnosis,omitempty"`
+	Verdict   string `json:"verdict"`
 }
 
 // Exit statuses of a run, the worst of its plugins'.
@@ -321,6 +324,9 @@ func levelOf(id string) Level {
 
 // WriteTable prints the summary as a table and the verdict line.
 func (s *Summary) WriteTable(w io.Writer) {
+	if s.Diagnosis != "" {
+		fmt.Fprintf(w, "\ndiagnosis: %s\n", s.Diagnosis)
+	}
 	fmt.Fprintf(w, "\n%-18s %-7s %-15s %s\n", "CLAUSE", "LEVEL", "RESULT", "DETAIL")
 	for _, c := range s.Clauses {
 		detail := clipWords(c.Reason, 100)
