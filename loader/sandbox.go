@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/plugincheck/plugincheck/internal/cleanup"
 )
 
 // NobodyUID and WorkerGID are the unprivileged identity workers take when
@@ -56,6 +58,7 @@ type Sandbox struct {
 	loader                  string // dynamic loader of a sysroot, "" for the machine's
 	libraryPath             []string
 	opts                    SandboxOptions
+	forget                  func() // the interrupt's removal of Dir
 }
 
 // NewSandbox prepares the files workers of t need. Close removes them.
@@ -69,11 +72,11 @@ func (t *Target) NewSandbox(opts SandboxOptions) (*Sandbox, error) {
 	if opts.AddressSpace == 0 {
 		opts.AddressSpace = 8 << 30
 	}
-	dir, err := os.MkdirTemp("", "plugincheck-")
+	dir, forget, err := cleanup.MkdirTemp("")
 	if err != nil {
 		return nil, err
 	}
-	s := &Sandbox{Target: t, Dir: dir, opts: opts, UID: os.Getuid(), GID: os.Getgid()}
+	s := &Sandbox{Target: t, Dir: dir, opts: opts, UID: os.Getuid(), GID: os.Getgid(), forget: forget}
 	if os.Geteuid() == 0 {
 		s.UID, s.GID = NobodyUID, WorkerGID
 	}
@@ -91,7 +94,13 @@ func (t *Target) NewSandbox(opts SandboxOptions) (*Sandbox, error) {
 }
 
 // Close removes the sandbox directory.
-func (s *Sandbox) Close() error { return os.RemoveAll(s.Dir) }
+func (s *Sandbox) Close() error {
+	err := os.RemoveAll(s.Dir)
+	if s.forget != nil {
+		s.forget()
+	}
+	return err
+}
 
 func (s *Sandbox) stage() error {
 	if err := os.Chmod(s.Dir, 0o755); err != nil {

@@ -1,13 +1,20 @@
 package suite
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/onsi/ginkgo/v2/reporters"
 	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/plugincheck/plugincheck/internal/cleanup"
+	"github.com/plugincheck/plugincheck/loader"
 )
 
 // SummarySchema is the version of the summary JSON; it changes when a field
@@ -67,16 +74,63 @@ type Summary struct {
 	// Complete: every applicable MUST clause was tested.
 	Complete bool `json:"complete"`
 	// Conformant: complete, and no MUST clause failed.
-	Conformant bool   `json:"conformant"`
-	Verdict    string `json:"verdict"`
+	Conformant bool `json:"conformant"`
+	// Interrupted: a signal stopped the run; the summary is no verdict
+	// (Conformant is false, specs cut short are "not run (interrupted)").
+	Interrupted bool `json:"interrupted"`
+	// Signal names the signal that interrupted the run ("SIGINT").
+	Signal  string `json:"signal,omitempty"`
+	Verdict string `json:"verdict"`
+
+	signal syscall.Signal
+	report types.Report
 }
 
-// ExitCode is plugincheck's exit status for the summary: 0 conformant, 1 not.
+// ExitCode is plugincheck's exit status for the summary: 0 conformant, 1
+// not, 128+signal when interrupted.
 func (s *Summary) ExitCode() int {
-	if s.Conformant {
+	switch {
+	case s.Interrupted:
+		return cleanup.ExitCode(s.signal)
+	case s.Conformant:
 		return 0
 	}
 	return 1
+}
+
+// notRunInterrupted is the reason of a spec an interrupt cut short or kept
+// from running.
+const notRunInterrupted = "not run (interrupted)"
+
+// cutShort reports whether r had not ended when the run was interrupted:
+// whatever it says was caused by the interrupt, not by the plugin.
+func (rs *runState) cutShort(r types.SpecReport) bool {
+	return rs.interrupt != 0 && (r.EndTime.IsZero() || !r.EndTime.Before(rs.interruptAt))
+}
+
+// WriteGinkgoReports writes Ginkgo's JUnit and JSON reports of the run
+// (an empty path writes none).
+func (s *Summary) WriteGinkgoReports(junit, jsonReport string) error {
+	if junit != "" {
+		if err := reporters.GenerateJUnitReport(s.report, junit); err != nil {
+			return &loader.InputError{Msg: "--junit-report " + junit + ": " + unwrapPath(err)}
+		}
+	}
+	if jsonReport != "" {
+		if err := reporters.GenerateJSONReport(s.report, jsonReport); err != nil {
+			return &loader.InputError{Msg: "--json-report " + jsonReport + ": " + unwrapPath(err)}
+		}
+	}
+	return nil
+}
+
+// unwrapPath drops the path a *PathError repeats.
+func unwrapPath(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
 }
 
 func specResult(r types.SpecReport) SpecResult {
@@ -164,6 +218,10 @@ func summarize(rs *runState) *Summary {
 		s.HostVersion = t.Host.Version.String()
 	}
 	byClause := map[string]*ClauseResult{}
+	s.report = rs.report
+	if rs.interrupt != 0 {
+		s.Interrupted, s.Signal, s.signal = true, cleanup.Name(rs.interrupt), rs.interrupt
+	}
 	for _, r := range rs.report.SpecReports {
 		if r.LeafNodeType != types.NodeTypeIt {
 			continue
@@ -174,7 +232,11 @@ func summarize(rs *runState) *Summary {
 			cr = &ClauseResult{ID: id, Level: levelOf(id)}
 			byClause[id] = cr
 		}
-		cr.Specs = append(cr.Specs, specResult(r))
+		sr := specResult(r)
+		if rs.cutShort(r) {
+			sr.Result, sr.Reason = NotTested, notRunInterrupted
+		}
+		cr.Specs = append(cr.Specs, sr)
 	}
 	s.Complete = true
 	for _, c := range Clauses {
@@ -207,8 +269,10 @@ func summarize(rs *runState) *Summary {
 			mustFailed = true
 		}
 	}
-	s.Conformant = s.Complete && !mustFailed
+	s.Conformant = s.Complete && !mustFailed && !s.Interrupted
 	switch {
+	case s.Interrupted:
+		s.Verdict = "interrupted by " + s.Signal + ", no verdict"
 	case s.Conformant:
 		s.Verdict = "conformant"
 	case mustFailed:

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plugincheck/plugincheck/internal/cleanup"
 	"github.com/plugincheck/plugincheck/loader"
 	"github.com/plugincheck/plugincheck/loader/profile"
 )
@@ -61,6 +62,8 @@ type FuzzReport struct {
 	Unique         []FuzzRecord `json:"unique_failures"`
 	WorkersStarted int          `json:"workers_started"`
 	Errors         []string     `json:"errors,omitempty"`
+	// Interrupted: a signal ended the campaign before its duration.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // ReproReport is what `plugincheck fuzz --repro FILE --json` prints.
@@ -171,7 +174,11 @@ func fuzzCmd(args []string, stdout, stderr io.Writer) error {
 		c.seed = rand.Uint64()
 	}
 	rep, err := c.run(stderr)
-	if err != nil {
+	if sig, _ := cleanup.Interrupted(); sig != 0 && rep != nil {
+		// What was found before the interrupt stands; the campaign's end
+		// is not a result.
+		rep.Interrupted = true
+	} else if err != nil {
 		return err
 	}
 	if ff.json {
@@ -179,6 +186,10 @@ func fuzzCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, string(data))
 	} else {
 		rep.write(stdout)
+	}
+	if sig, _ := cleanup.Interrupted(); sig != 0 {
+		return &exitStatus{code: cleanup.ExitCode(sig), err: fmt.Errorf("interrupted by %s after %.1fs: %d execs, %d unique failure(s) saved in %s",
+			cleanup.Name(sig), rep.DurationS, rep.Execs, len(rep.Unique), ff.crashers)}
 	}
 	if len(rep.Unique) > 0 {
 		return &exitStatus{code: 1, err: fmt.Errorf("%d failure(s) found; first: %s, reproducer %s",
@@ -209,7 +220,7 @@ func fuzzRepro(s *session, cfg loader.FuzzConfig, targets []loader.FuzzTarget, f
 		}
 		kind = rec.Kind
 	}
-	fail, err := s.sandbox.Reproduce(context.Background(), cfg, in, kind)
+	fail, err := s.sandbox.Reproduce(cleanup.Context(), cfg, in, kind)
 	if err != nil {
 		return err
 	}
@@ -346,7 +357,7 @@ func (c *campaign) errorf(format string, args ...any) {
 }
 
 func (c *campaign) run(stderr io.Writer) (*FuzzReport, error) {
-	ctx := context.Background()
+	ctx := cleanup.Context()
 	if c.ff.corpus != "" {
 		if err := os.MkdirAll(c.ff.corpus, 0o755); err != nil {
 			return nil, &usageError{"--corpus: " + err.Error()}
@@ -438,7 +449,7 @@ func (c *campaign) run(stderr io.Writer) (*FuzzReport, error) {
 	}
 	rep.Errors = c.errs
 	c.mu.Unlock()
-	if rep.Execs == 0 && len(rep.Errors) > 0 {
+	if rep.Execs == 0 && len(rep.Errors) > 0 && ctx.Err() == nil {
 		return nil, errors.New("no input could be run: " + rep.Errors[0])
 	}
 	return rep, nil
@@ -456,7 +467,7 @@ func (c *campaign) job(ctx context.Context, id int, j *fuzzJob, deadline time.Ti
 	}()
 	count := 256
 	errorsInARow := 0
-	for batch := 0; time.Now().Before(deadline); batch++ {
+	for batch := 0; time.Now().Before(deadline) && ctx.Err() == nil; batch++ {
 		if fw == nil {
 			var err error
 			if fw, err = c.s.sandbox.NewFuzzWorker(ctx, c.cfg); err != nil {
@@ -487,6 +498,10 @@ func (c *campaign) job(ctx context.Context, id int, j *fuzzJob, deadline time.Ti
 			}
 		}
 		switch {
+		case ctx.Err() != nil:
+			// Interrupted: the worker was killed by the interrupt, not by
+			// the input; nothing of this batch is a finding.
+			return
 		case fail != nil:
 			// Smaller batches while failures are frequent: what a batch
 			// found is lost with its worker.
@@ -641,6 +656,9 @@ func (r *FuzzReport) write(w io.Writer) {
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "error: %s\n", e)
+	}
+	if r.Interrupted {
+		fmt.Fprintln(w, "interrupted before the campaign's duration: the figures are of the part that ran")
 	}
 }
 

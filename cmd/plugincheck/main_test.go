@@ -18,7 +18,7 @@ func TestMain(m *testing.M) {
 	// certify runs the suite in a child process of its own binary: in
 	// tests, that is this binary acting as the CLI.
 	if os.Getenv("PLUGINCHECK_TEST_AS_CLI") != "" {
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+		os.Exit(cliMain(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }

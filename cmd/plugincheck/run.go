@@ -55,37 +55,74 @@ func runCmd(args []string, stdout io.Writer) error {
 	}
 	opts.Focus, opts.Skip = focus, skip
 	opts.Progress = os.Stderr
+	// Every report the run ends by writing can be written: a lost report
+	// is found now, not after the run.
+	outputs := [][2]string{{"summary-json", *summaryJSON}}
+	for _, p := range paths {
+		o := reportsFor(opts, p, len(paths))
+		outputs = append(outputs, [2]string{"junit-report", o.JUnitReport}, [2]string{"json-report", o.JSONReport})
+	}
+	for _, o := range outputs {
+		if err := checkOutput(o[0], o[1]); err != nil {
+			return err
+		}
+	}
 	worst := 0
 	var summaries []*suite.Summary
+	var lost error // the first report that could not be written
 	for _, p := range paths {
 		c := cfg
 		c.Plugin = p
-		o := opts
-		if len(paths) > 1 {
-			o.JUnitReport, o.JSONReport = suffixed(o.JUnitReport, p), suffixed(o.JSONReport, p)
-		}
-		sum, err := suite.Run(c, o)
-		if err != nil {
+		sum, err := suite.Run(c, reportsFor(opts, p, len(paths)))
+		if sum == nil {
 			return err
+		}
+		if err != nil && lost == nil {
+			lost = err
 		}
 		sum.WriteTable(stdout)
 		summaries = append(summaries, sum)
+		if sum.Interrupted {
+			worst = sum.ExitCode()
+			break // the plugins after it are not run
+		}
 		worst = max(worst, sum.ExitCode())
 	}
 	if *summaryJSON != "" {
 		var v any = summaries[0]
-		if len(summaries) > 1 {
+		if len(paths) > 1 {
 			v = summaries
 		}
 		data, _ := json.MarshalIndent(v, "", "  ")
-		if err := os.WriteFile(*summaryJSON, append(data, '\n'), 0o644); err != nil {
-			return err
+		if err := os.WriteFile(*summaryJSON, append(data, '\n'), 0o644); err != nil && lost == nil {
+			lost = &usageError{"--summary-json " + *summaryJSON + ": " + pathless(err)}
 		}
 	}
-	if worst != 0 {
-		return &exitStatus{code: worst, err: errors.New(summaries[len(summaries)-1].Verdict)}
+	last := summaries[len(summaries)-1]
+	switch {
+	case last.Interrupted:
+		msg := last.Verdict
+		if len(paths) > 1 {
+			msg += fmt.Sprintf(" (plugin %d of %d)", len(summaries), len(paths))
+		}
+		if lost != nil {
+			msg += "; and a report was lost: " + lost.Error()
+		}
+		return &exitStatus{code: worst, err: errors.New(msg)}
+	case lost != nil:
+		return lost
+	case worst != 0:
+		return &exitStatus{code: worst, err: errors.New(last.Verdict)}
 	}
 	return nil
+}
+
+// reportsFor gives each plugin of a multi-plugin run its own report files.
+func reportsFor(opts suite.RunOptions, plugin string, plugins int) suite.RunOptions {
+	if plugins > 1 {
+		opts.JUnitReport, opts.JSONReport = suffixed(opts.JUnitReport, plugin), suffixed(opts.JSONReport, plugin)
+	}
+	return opts
 }
 
 // suffixed gives each plugin of a multi-plugin run its own report file.
