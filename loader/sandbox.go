@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/plugincheck/plugincheck/internal/cleanup"
+	"github.com/plugincheck/plugincheck/loader/internal/worker"
 )
 
 // NobodyUID and WorkerGID are the unprivileged identity workers take when
@@ -279,3 +280,6 @@ func copyFiles(src, dst string) error {
 	}
 	return nil
 }
+
+// Daemons are the names SandboxOptions.Daemon accepts.
+func Daemons() []string { return worker.DaemonNames() }
