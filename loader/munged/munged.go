@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/plugincheck/plugincheck/internal/cleanup"
+	"github.com/plugincheck/plugincheck/internal/fileinfo"
 )
 
 // Daemon is a running munged.
@@ -136,7 +137,7 @@ func Probe(socket string) error {
 	case err != nil:
 		return err
 	case st.Mode()&os.ModeSocket == 0:
-		return fmt.Errorf("is not a socket but %s", describeMode(st.Mode()))
+		return fmt.Errorf("is not a socket but %s", fileinfo.Kind(st.Mode()))
 	}
 	c, err := net.DialTimeout("unix", socket, 2*time.Second)
 	if err != nil {
@@ -147,20 +148,4 @@ func Probe(socket string) error {
 		return fmt.Errorf("no munged answers: %v", err)
 	}
 	return c.Close()
-}
-
-func describeMode(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m.IsRegular():
-		return "a regular file"
-	case m&os.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&os.ModeCharDevice != 0:
-		return "a character device"
-	case m&os.ModeDevice != 0:
-		return "a block device"
-	}
-	return "a special file"
 }
