@@ -183,7 +183,7 @@ func (w *Worker) hello(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return &SetupError{Stage: "load", Msg: fmt.Sprintf("worker not ready after %v", w.sb.opts.StartTimeout), Stderr: stderr}
 		case strings.Contains(stderr, "fatal:") || strings.Contains(stderr, "slurm.conf") || strings.Contains(stderr, "Parsing error"):
-			return &SetupError{Stage: "slurm.conf " + w.sb.Conf, Msg: "rejected by the host's Slurm", Stderr: stderr}
+			return &SetupError{Stage: w.sb.confName(), Msg: "rejected by the host's Slurm", Stderr: stderr}
 		}
 		return &SetupError{Stage: "load", Msg: "worker ended during start-up: " + describeExit(w.state), Stderr: stderr}
 	}
@@ -194,7 +194,7 @@ func (w *Worker) hello(ctx context.Context) error {
 		msg := d.String()
 		stage := "load"
 		if strings.HasPrefix(msg, "slurm_conf_init") {
-			stage = "slurm.conf " + w.sb.Conf
+			stage = w.sb.confName()
 		}
 		return &SetupError{Stage: stage, Msg: msg, Stderr: pluginOutput(w.stderr.String())}
 	default:

@@ -93,6 +93,9 @@ func prepare(cfg *Config) (*runState, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := loader.CheckTempDir(); err != nil {
+		return nil, err
+	}
 	rs := &runState{cfg: cfg, target: t}
 	if rs.munged, _, rs.authInfo, err = StartMunge(cfg, t); err != nil {
 		return nil, err

@@ -50,6 +50,9 @@ func openSession(plugin string, hf *hostFlags, sf *suiteFlags, addressSpace uint
 	if err != nil {
 		return nil, err
 	}
+	if err := loader.CheckTempDir(); err != nil {
+		return nil, err
+	}
 	s := &session{cfg: cfg, target: t}
 	if s.munged, s.socket, s.authInfo, err = suite.StartMunge(&cfg, t); err != nil {
 		return nil, err
