@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -112,16 +113,36 @@ func (rs *runState) cutShort(r types.SpecReport) bool {
 // (an empty path writes none).
 func (s *Summary) WriteGinkgoReports(junit, jsonReport string) error {
 	if junit != "" {
-		if err := reporters.GenerateJUnitReport(s.report, junit); err != nil {
+		if err := viaTemp(func(p string) error { return reporters.GenerateJUnitReport(s.report, p) }, junit); err != nil {
 			return &loader.InputError{Msg: "--junit-report " + junit + ": " + unwrapPath(err)}
 		}
 	}
 	if jsonReport != "" {
-		if err := reporters.GenerateJSONReport(s.report, jsonReport); err != nil {
+		if err := viaTemp(func(p string) error { return reporters.GenerateJSONReport(s.report, p) }, jsonReport); err != nil {
 			return &loader.InputError{Msg: "--json-report " + jsonReport + ": " + unwrapPath(err)}
 		}
 	}
 	return nil
+}
+
+// viaTemp has gen write a report into a temporary file, then copies it to
+// dst checking every write: Ginkgo's JUnit writer ignores write errors.
+func viaTemp(gen func(path string) error, dst string) error {
+	dir, forget, err := cleanup.MkdirTemp("report")
+	if err != nil {
+		return err
+	}
+	defer forget()
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, "report")
+	if err := gen(tmp); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(tmp)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o644)
 }
 
 // unwrapPath drops the path a *PathError repeats.
