@@ -34,6 +34,9 @@ func TestRefusedWithOneLine(t *testing.T) {
 		{"report is a directory", func(t *testing.T) []string {
 			return append(quick, "--junit-report", t.TempDir(), none(t))
 		}, "is a directory, not a file"},
+		{"fuzz --crashers under a regular file", func(t *testing.T) []string {
+			return []string{"fuzz", "--crashers", filepath.Join(write(t, "file", nil), "crashers"), none(t)}
+		}, "--crashers"},
 		// 5-8: option values
 		{"bad --focus regexp", func(t *testing.T) []string { return []string{"--focus", "(", none(t)} }, `bad --focus "("`},
 		{"bad --skip regexp", func(t *testing.T) []string { return []string{"--skip", "[", none(t)} }, `bad --skip "["`},

@@ -117,3 +117,20 @@ func pathless(err error) string {
 	}
 	return err.Error()
 }
+
+// checkDir makes sure a directory the command writes findings into exists
+// (it is made when missing) and takes a new file.
+func checkDir(flagName, dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return &usageError{fmt.Sprintf("--%s %s: %s", flagName, dir, pathless(err))}
+	}
+	f, err := os.CreateTemp(dir, ".plugincheck-check-*")
+	if err != nil {
+		return &usageError{fmt.Sprintf("--%s %s: cannot be written: %s", flagName, dir, pathless(err))}
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}

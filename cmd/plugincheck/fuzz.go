@@ -146,6 +146,14 @@ func fuzzCmd(args []string, stdout, stderr io.Writer) error {
 			return &usageError{fmt.Sprintf("--corpus %s is not a directory", ff.corpus)}
 		}
 	}
+	if repro == nil {
+		// Where findings go can take them: checked before the campaign.
+		for _, d := range [][2]string{{"crashers", ff.crashers}, {"corpus", ff.corpus}} {
+			if err := checkDir(d[0], d[1]); err != nil {
+				return err
+			}
+		}
+	}
 	s, err := openSession(paths[0], &hf, &sf, uint64(ff.memLimitMiB)<<20)
 	if err != nil {
 		return err
@@ -186,6 +194,9 @@ func fuzzCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, string(data))
 	} else {
 		rep.write(stdout)
+	}
+	if c.lost != nil {
+		return &usageError{"a finding was lost: " + pathless(c.lost)}
 	}
 	if sig, _ := cleanup.Interrupted(); sig != 0 {
 		return &exitStatus{code: cleanup.ExitCode(sig), err: fmt.Errorf("interrupted by %s after %.1fs: %d execs, %d unique failure(s) saved in %s",
@@ -271,6 +282,7 @@ type campaign struct {
 	found  map[string]*FuzzRecord
 	order  []string // keys of found, in order
 	errs   []string
+	lost   error // the first finding or corpus entry that could not be saved
 
 	failures atomic.Int64
 	workers  atomic.Int64
@@ -304,7 +316,9 @@ func (c *campaign) addCorpus(ins []loader.FuzzInput, save bool) int {
 		c.corpus = append(c.corpus, in)
 		n++
 		if save && c.ff.corpus != "" {
-			os.WriteFile(filepath.Join(c.ff.corpus, k[:16]), in.Data, 0o644)
+			if err := os.WriteFile(filepath.Join(c.ff.corpus, k[:16]), in.Data, 0o644); err != nil && c.lost == nil {
+				c.lost = err
+			}
 		}
 	}
 	return n
@@ -576,19 +590,27 @@ func (c *campaign) failure(ctx context.Context, fail *loader.FuzzFailure) {
 	if r.Detail == "" {
 		r.Detail = fail.Detail
 	}
+	var lost error
 	if err := os.WriteFile(path, small.Input.Data, 0o644); err != nil {
 		c.errorf("saving %s: %v", path, err)
+		lost = err
 	}
 	if len(small.Input.Data) != len(fail.Input.Data) {
 		r.Original = path + ".orig"
-		os.WriteFile(r.Original, fail.Input.Data, 0o644)
+		if err := os.WriteFile(r.Original, fail.Input.Data, 0o644); err != nil {
+			lost = err
+		}
 	}
 	data, _ := json.MarshalIndent(r, "", "  ")
 	if err := os.WriteFile(path+".json", append(data, '\n'), 0o644); err != nil {
 		c.errorf("saving %s.json: %v", path, err)
+		lost = err
 	}
 	c.mu.Lock()
 	*rec = r
+	if lost != nil && c.lost == nil {
+		c.lost = lost
+	}
 	c.mu.Unlock()
 }
 
