@@ -318,3 +318,51 @@ func setSubreaper(on bool) error {
 	}
 	return nil
 }
+
+// TestKilledRunSwept: SIGKILL cannot be caught; the workers and munged die
+// with the run (Pdeathsig), and the next plugincheck to start removes the
+// directories it left, munge.key included.
+func TestKilledRunSwept(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a run of auth/munge")
+	}
+	plugin := need(t, filepath.Join(realDir(t, "22.05"), "auth_munge.so"))
+	testenv.Need(t, "munged", "/usr/sbin/munged")
+	tmp, err := os.MkdirTemp("", "killed-tmpdir-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	os.Chmod(tmp, 0o755)
+	env := append(os.Environ(), "PLUGINCHECK_TEST_AS_CLI=1", "TMPDIR="+tmp)
+	var stderr lockedBuffer
+	cmd := exec.Command(os.Args[0], "run", "--auth-ttl", "30", plugin)
+	cmd.Env, cmd.Stderr = env, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for !bytes.Contains(stderr.Bytes(), []byte("[4/")) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	seen := descendants(cmd.Process.Pid)
+	cmd.Process.Kill()
+	cmd.Wait()
+	time.Sleep(300 * time.Millisecond)
+	for _, p := range seen {
+		if alive(p) {
+			t.Errorf("process %d (%s) outlived the killed run", p, comm(p))
+		}
+	}
+	if left, _ := os.ReadDir(tmp); len(left) == 0 {
+		t.Fatal("the killed run left nothing to sweep: the test proves nothing")
+	}
+	next := exec.Command(os.Args[0], "version")
+	next.Env = env
+	if out, err := next.CombinedOutput(); err != nil {
+		t.Fatalf("version: %v %s", err, out)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("the next plugincheck did not sweep %v", left)
+	}
+}
