@@ -133,18 +133,10 @@ func OpenObject(path string) (*Object, error) {
 
 // notRegular names a file that is not a regular one for what it is.
 func notRegular(path string, m os.FileMode) error {
-	hint := "plugincheck reads plugins from regular files"
 	if m&os.ModeNamedPipe != 0 {
-		hint = "copy what the pipe carries into a file first"
+		return inputErr(path, "copy what the pipe carries into a file first", "is a FIFO or pipe, not a shared object")
 	}
-	return inputErr(path, hint, "is %s, not a shared object", strings.TrimSuffix(fileinfo.Kind(m), " (named pipe)")+pipeNote(m))
-}
-
-func pipeNote(m os.FileMode) string {
-	if m&os.ModeNamedPipe != 0 {
-		return " or pipe"
-	}
-	return ""
+	return inputErr(path, "plugincheck reads plugins from regular files", "is %s, not a shared object", fileinfo.Kind(m))
 }
 
 // Limits on what the ELF reader takes from a file: a section of read-only
@@ -182,7 +174,7 @@ func objectAt(path string, r io.ReaderAt, size int64) (o *Object, err error) {
 		if (sec.Type == elf.SHT_DYNSYM || sec.Type == elf.SHT_DYNAMIC || sec.Name == ".dynstr") && sec.Size > maxSymbolSection {
 			return nil, inputErr(path, "", "is a corrupt ELF file: section %s claims %d bytes", sec.Name, sec.Size)
 		}
-		if sec.Type != elf.SHT_NOBITS && sec.Offset+sec.Size > uint64(size) && sec.Size > 0 {
+		if sec.Type != elf.SHT_NOBITS && sec.Size > 0 && (sec.Size > uint64(size) || sec.Offset > uint64(size)-sec.Size) {
 			return nil, inputErr(path, "", "is a truncated or corrupt ELF file: section %s ends past the end of the file", sec.Name)
 		}
 	}
