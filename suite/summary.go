@@ -127,12 +127,13 @@ func (s *Summary) WriteGinkgoReports(junit, jsonReport string) error {
 
 // viaTemp has gen write a report into a temporary file, then copies it to
 // dst checking every write: Ginkgo's JUnit writer ignores write errors.
+// It works after an interrupt too: an interrupted run's reports are
+// written.
 func viaTemp(gen func(path string) error, dst string) error {
-	dir, forget, err := cleanup.MkdirTemp("report")
+	dir, err := os.MkdirTemp("", cleanup.TempPattern("report"))
 	if err != nil {
 		return err
 	}
-	defer forget()
 	defer os.RemoveAll(dir)
 	tmp := filepath.Join(dir, "report")
 	if err := gen(tmp); err != nil {

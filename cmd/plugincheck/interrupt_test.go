@@ -48,7 +48,8 @@ func TestInterrupts(t *testing.T) {
 	}
 	commands := []command{
 		{"run", func(out string) []string {
-			return []string{"run", "--auth-ttl", "30", "--summary-json", filepath.Join(out, "summary.json"), "--no-color", plugin}
+			return []string{"run", "--auth-ttl", "30", "--summary-json", filepath.Join(out, "summary.json"),
+				"--junit-report", filepath.Join(out, "junit.xml"), "--no-color", plugin}
 		}, func(_ string, stderr []byte) bool { return bytes.Contains(stderr, []byte("[4/")) },
 			func(t *testing.T, out string, stdout []byte) {
 				var sum suite.Summary
@@ -74,6 +75,9 @@ func TestInterrupts(t *testing.T) {
 					t.Error("no spec says \"not run (interrupted)\"")
 				}
 				checkTable(t, stdout, realFailures)
+				if st, err := os.Stat(filepath.Join(out, "junit.xml")); err != nil || st.Size() == 0 {
+					t.Errorf("no JUnit report of the interrupted run: %v", err)
+				}
 			}},
 		{"certify", func(out string) []string {
 			product := filepath.Join(out, "product.yaml")

@@ -188,15 +188,22 @@ func MkdirTemp(kind string) (dir string, forget func(), err error) {
 	if err := Check(); err != nil {
 		return "", nil, err
 	}
-	prefix := TempPrefix
-	if kind != "" {
-		prefix += kind + "-"
-	}
-	dir, err = os.MkdirTemp("", prefix+strconv.Itoa(os.Getpid())+"-")
+	dir, err = os.MkdirTemp("", TempPattern(kind))
 	if err != nil {
 		return "", nil, err
 	}
 	return dir, Add(func() { os.RemoveAll(dir) }), nil
+}
+
+// TempPattern is the os.MkdirTemp pattern of a temporary directory of kind
+// owned by this process, for one that must be made even after an
+// interrupt (Sweep removes it if the process dies first).
+func TempPattern(kind string) string {
+	prefix := TempPrefix
+	if kind != "" {
+		prefix += kind + "-"
+	}
+	return prefix + strconv.Itoa(os.Getpid()) + "-"
 }
 
 // Sweep removes the temporary directories in dir that plugincheck
