@@ -146,3 +146,20 @@ func withoutProgress(stderr string) string {
 	}
 	return strings.Join(keep, "")
 }
+
+// TestStdoutLost: a report lost on standard output is exit 2 and one line.
+func TestStdoutLost(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full")
+	}
+	defer full.Close()
+	cmd := exec.Command(os.Args[0], "list")
+	cmd.Env = append(os.Environ(), "PLUGINCHECK_TEST_AS_CLI=1")
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = full, &stderr
+	cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != 2 || stderr.String() != "plugincheck: writing to standard output: write: no space left on device\n" {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}
