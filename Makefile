@@ -18,7 +18,7 @@ export CGO_ENABLED := 0
 # munge plugins, gcc for the fixture plugins, binutils for readelf.
 APT_PACKAGES := munge gcc make binutils
 
-.PHONY: all build deps slurm fixtures native test vet demo bench clean
+.PHONY: all build deps slurm export-debs fixtures native test vet demo bench clean
 
 all: build
 
@@ -32,8 +32,16 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
+# From the Debian snapshot beside the clone when there is one (no network),
+# else from the archive: see hack/fetch-slurm.sh.
 slurm:
 	hack/fetch-slurm.sh $(CACHE)
+
+# Refresh a snapshot: fetch the current Debian builds from the archive into
+# a fresh cache and write their .debs and SHA256SUMS to EXPORT.
+export-debs:
+	@test -n "$(EXPORT)" || { echo "usage: make export-debs EXPORT=DIR"; exit 2; }
+	hack/fetch-slurm.sh --no-snapshot --export $(EXPORT) $(CURDIR)/.cache/slurm-archive
 
 fixtures: deps
 	$(MAKE) -C fixtures

@@ -1,14 +1,33 @@
 #!/usr/bin/env bash
-# fetch-slurm.sh - fetch Debian's binary Slurm plugin packages for the Slurm
-# generations plugincheck tests against, plus the shared libraries they need at
-# load time, into a (git-ignored) cache directory.  Run by `make slurm`.
+# fetch-slurm.sh - make the Debian Slurm roots plugincheck tests against: the
+# binary Slurm plugin packages of four Debian suites plus the shared libraries
+# they need at load time, extracted into a (git-ignored) cache directory.
+# Run by `make slurm`.
 #
-# Usage: hack/fetch-slurm.sh [CACHE_DIR]
+# Usage: hack/fetch-slurm.sh [--snapshot DIR | --no-snapshot] [--export DIR] [CACHE_DIR]
 #
 #   CACHE_DIR defaults to .cache/slurm under the repository root (the script
-#   writes a .gitignore containing "*" into it).  A relative
-#   CACHE_DIR given on the command line is taken relative to the caller's
-#   working directory.
+#   writes a .gitignore containing "*" into it).  A relative CACHE_DIR given
+#   on the command line is taken relative to the caller's working directory.
+#
+#   --snapshot DIR   build the roots from a snapshot of .deb files (one folder
+#                    per suite, and a SHA256SUMS over them), never from the
+#                    archive.  Default: $PLUGINCHECK_DEBIAN_SNAPSHOT, else the
+#                    snapshot kept beside the clone (../shared/debian) when it
+#                    exists.
+#   --no-snapshot    ignore any snapshot and fetch from the Debian archive.
+#   --export DIR     after the roots are ready, write the .debs that compose
+#                    them to DIR/<suite>/ with DIR/SHA256SUMS: the snapshot
+#                    layout, so a snapshot is refreshed in one step:
+#                        hack/fetch-slurm.sh --no-snapshot --export NEW $(mktemp -d)
+#
+# Where packages come from.  With a snapshot, a suite's root is exactly the
+# .debs of its folder: each is checked against SHA256SUMS first (a file that
+# is missing, unlisted or altered is an error), and neither apt nor the
+# network is used (`unshare -n hack/fetch-slurm.sh` works).  The snapshot is
+# the record of which packages make a root.  Without one, the packages are
+# computed from the archive as described below, and --export turns the
+# result into a snapshot.
 #
 # Result: one directory per generation, named after the upstream Slurm version
 # actually served by the Debian suite, each being the root of an extracted
@@ -50,11 +69,15 @@
 # <host-codename>-security.  No host name is written in this script.
 #
 # Idempotence: the .debs are kept under $CACHE/.debs/<suite>; a root is built
-# in a temporary directory, gets its stamp file $ROOT/.complete (suite, Slurm
-# version, packages and versions) and is then renamed into place.  A suite
-# whose stamp exists is skipped; when all of them exist the script makes no
-# network access at all.  To refresh a generation, delete its directory (or
-# the whole cache).
+# in a temporary directory, gets its stamp file $ROOT/.complete and is then
+# renamed into place.  The stamp records where the packages came from
+# (`source snapshot DIGEST` or `source archive URI`), each package with its
+# version and the SHA-256 of its .deb, and the SHA-256 of libslurmfull.so and
+# of every plugin.  A suite whose stamp exists is skipped — with a snapshot,
+# only when the stamp names that snapshot's digest for the suite, so a
+# changed snapshot rebuilds its roots; when every suite is ready the script
+# makes no network access at all.  To refresh a generation from the archive,
+# delete its directory (or the whole cache).
 
 set -euo pipefail
 
@@ -106,14 +129,42 @@ die() {
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(dirname "$SCRIPT_DIR")
 
-if [[ $# -gt 1 ]]; then
-	die "usage: $0 [CACHE_DIR]"
-fi
-if [[ $# -eq 1 ]]; then
-	[[ -n $1 ]] || die "empty CACHE_DIR"
-	CACHE=$(realpath -m -- "$1")
-else
-	CACHE=$REPO_ROOT/.cache/slurm
+usage() { die "usage: $0 [--snapshot DIR | --no-snapshot] [--export DIR] [CACHE_DIR]"; }
+
+SNAPSHOT=${PLUGINCHECK_DEBIAN_SNAPSHOT:-}
+# CI lays the project's shared material out beside the clone.
+[[ -z $SNAPSHOT && -f $REPO_ROOT/../shared/debian/SHA256SUMS ]] && SNAPSHOT=$REPO_ROOT/../shared/debian
+EXPORT=
+CACHE=$REPO_ROOT/.cache/slurm
+cache_given=
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--snapshot)
+		[[ $# -ge 2 && -n $2 ]] || usage
+		SNAPSHOT=$2
+		shift 2
+		;;
+	--no-snapshot)
+		SNAPSHOT=
+		shift
+		;;
+	--export)
+		[[ $# -ge 2 && -n $2 ]] || usage
+		EXPORT=$(realpath -m -- "$2")
+		shift 2
+		;;
+	-*) usage ;;
+	*)
+		[[ -z $cache_given && -n $1 ]] || usage
+		CACHE=$(realpath -m -- "$1")
+		cache_given=1
+		shift
+		;;
+	esac
+done
+if [[ -n $SNAPSHOT ]]; then
+	[[ -f $SNAPSHOT/SHA256SUMS ]] || die "snapshot $SNAPSHOT has no SHA256SUMS"
+	SNAPSHOT=$(realpath -- "$SNAPSHOT")
 fi
 cd "$REPO_ROOT"
 CACHE=${CACHE%/}
@@ -145,13 +196,31 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# snapshot_sums SUITE: the SHA256SUMS lines of SUITE's folder of the
+# snapshot, sorted ("HASH  ./suite/file.deb").
+snapshot_sums() {
+	grep -E "^[0-9a-f]{64}  \./$1/[^/]+\.deb$" "$SNAPSHOT/SHA256SUMS" | LC_ALL=C sort -k2 || true
+}
+
+# snapshot_digest SUITE: one hash naming the snapshot's content for SUITE.
+snapshot_digest() { snapshot_sums "$1" | sha256sum | cut -d' ' -f1; }
+
+# wanted_source SUITE: the `source` line a ready root of SUITE must carry, or
+# nothing when any root will do (no snapshot: the archive's, whenever made).
+wanted_source() {
+	[[ -n $SNAPSHOT ]] && printf 'source snapshot %s\n' "$(snapshot_digest "$1")"
+	return 0
+}
+
 # ready_version SUITE: print the Slurm version of the completed root for
 # SUITE, if any.
 ready_version() {
-	local stamp
+	local stamp want
+	want=$(wanted_source "$1")
 	for stamp in "$CACHE"/*/.complete; do
 		[[ -f $stamp ]] || continue
-		if grep -qx "suite $1" "$stamp" && grep -qx "format $STAMP_FORMAT" "$stamp"; then
+		if grep -qx "suite $1" "$stamp" && grep -qx "format $STAMP_FORMAT" "$stamp" &&
+			{ [[ -z $want ]] || grep -qxF "$want" "$stamp"; }; then
 			basename "$(dirname "$stamp")"
 			return 0
 		fi
@@ -162,28 +231,6 @@ ready_version() {
 print_ready() { # suite version
 	printf 'slurm: %s ready at %s/%s (%s)\n' "$2" "$DISPLAY_CACHE" "$2" "$1"
 }
-
-# Fast path: everything is there already -> no apt, no network.
-all_ready=1
-for suite in "${SUITES[@]}"; do
-	ready_version "$suite" >/dev/null || all_ready=0
-done
-if [[ $all_ready == 1 ]]; then
-	for suite in "${SUITES[@]}"; do
-		print_ready "$suite" "$(ready_version "$suite")"
-	done
-	exit 0
-fi
-
-# ---------------------------------------------------------------------------
-# Preconditions for fetching
-
-[[ $(dpkg --print-architecture) == "$ARCH" ]] ||
-	die "only $ARCH hosts are supported (this is $(dpkg --print-architecture))"
-for tool in apt-get apt-cache dpkg dpkg-deb readelf sha256sum flock realpath; do
-	command -v "$tool" >/dev/null || die "required tool '$tool' not found"
-done
-[[ -r $KEYRING ]] || die "$KEYRING not found (package debian-archive-keyring)"
 
 # ---------------------------------------------------------------------------
 # Archive URIs from the host's apt configuration
@@ -255,31 +302,45 @@ pick_uri() {
 		END { if (pick != "") print pick }'
 }
 
-# shellcheck source=/dev/null
-HOST_CODENAME=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
-HOST_CODENAME=${HOST_CODENAME:-bookworm}
-MAIN_URI=$(pick_uri "$HOST_CODENAME" /debian)
-SECURITY_URI=$(pick_uri "$HOST_CODENAME-security" /debian-security)
-[[ -n $MAIN_URI ]] ||
-	die "no apt source for '$HOST_CODENAME main' found in /etc/apt/sources.list{,.d/*.list,.d/*.sources}"
-if [[ -z $SECURITY_URI ]]; then
-	warn "no apt source for '$HOST_CODENAME-security' found; fetching bullseye/bookworm without their security updates"
-fi
+# archive_setup: check what fetching from the archive needs, find the
+# archive URIs and write the private apt configuration.  Only archive runs
+# call it: a snapshot run never touches apt.
+MAIN_URI= SECURITY_URI= APTDIR=$CACHE/.apt
+archive_setup() {
+	[[ -z $MAIN_URI ]] || return 0
+	local tool f
+	for tool in apt-get apt-cache; do
+		command -v "$tool" >/dev/null || die "required tool '$tool' not found"
+	done
+	[[ -r $KEYRING ]] || die "$KEYRING not found (package debian-archive-keyring)"
 
-# ---------------------------------------------------------------------------
-# Private apt configuration
+	# shellcheck source=/dev/null
+	HOST_CODENAME=$(. /etc/os-release && printf '%s' "${VERSION_CODENAME:-}")
+	HOST_CODENAME=${HOST_CODENAME:-bookworm}
+	MAIN_URI=$(pick_uri "$HOST_CODENAME" /debian)
+	SECURITY_URI=$(pick_uri "$HOST_CODENAME-security" /debian-security)
+	[[ -n $MAIN_URI ]] ||
+		die "no apt source for '$HOST_CODENAME main' found in /etc/apt/sources.list{,.d/*.list,.d/*.sources}"
+	if [[ -z $SECURITY_URI ]]; then
+		warn "no apt source for '$HOST_CODENAME-security' found; fetching bullseye/bookworm without their security updates"
+	fi
+	log "fetch-slurm: archive $MAIN_URI${SECURITY_URI:+, security $SECURITY_URI}"
+	apt_config
+}
 
-APTDIR=$CACHE/.apt
-mkdir -p "$APTDIR/conf/parts" "$APTDIR/conf/empty.d"
-# Keep the host's apt.conf.d (proxies, transports, index compression, ...) by
-# linking to it, but read it through our own main file, which comes last and
-# clears the hooks that would otherwise run on our private `apt-get update`.
-find "$APTDIR/conf/parts" -mindepth 1 -delete
-for f in /etc/apt/apt.conf.d/*; do
-	[[ -f $f ]] && ln -s "$f" "$APTDIR/conf/parts/"
-done
-[[ -f /etc/apt/apt.conf ]] && ln -s /etc/apt/apt.conf "$APTDIR/conf/parts/zzzz-host-apt.conf"
-cat >"$APTDIR/conf/main.conf" <<'EOF'
+# apt_config: the private apt configuration under $APTDIR.
+apt_config() {
+	local f
+	mkdir -p "$APTDIR/conf/parts" "$APTDIR/conf/empty.d"
+	# Keep the host's apt.conf.d (proxies, transports, index compression, ...) by
+	# linking to it, but read it through our own main file, which comes last and
+	# clears the hooks that would otherwise run on our private `apt-get update`.
+	find "$APTDIR/conf/parts" -mindepth 1 -delete
+	for f in /etc/apt/apt.conf.d/*; do
+		[[ -f $f ]] && ln -s "$f" "$APTDIR/conf/parts/"
+	done
+	[[ -f /etc/apt/apt.conf ]] && ln -s /etc/apt/apt.conf "$APTDIR/conf/parts/zzzz-host-apt.conf"
+	cat >"$APTDIR/conf/main.conf" <<'EOF'
 // Generated by hack/fetch-slurm.sh: no hooks, no pinning for private fetches.
 #clear APT::Update::Pre-Invoke;
 #clear APT::Update::Post-Invoke;
@@ -289,11 +350,12 @@ cat >"$APTDIR/conf/main.conf" <<'EOF'
 #clear DPkg::Pre-Install-Pkgs;
 #clear APT::Default-Release;
 EOF
-cat >"$APTDIR/conf/apt.conf" <<EOF
+	cat >"$APTDIR/conf/apt.conf" <<EOF
 Dir::Etc::parts "$APTDIR/conf/parts";
 Dir::Etc::main "$APTDIR/conf/main.conf";
 EOF
-export APT_CONFIG=$APTDIR/conf/apt.conf
+	export APT_CONFIG=$APTDIR/conf/apt.conf
+}
 
 # apt_opts SUITE: fill the global array APT_OPTS for SUITE's private state.
 apt_opts() {
@@ -374,8 +436,14 @@ fetch() {
 		[[ -f $file ]] || die "$suite: apt-get download did not produce $file"
 		sha256sum --status -c <<<"$sha  $file" || die "$suite: checksum mismatch for $file"
 	fi
+	extract "$pkg" "$file" "$root"
+}
+
+# extract PKG DEB ROOT: unpack DEB (the package PKG) into ROOT and record
+# which package owns each of its files.
+extract() {
+	local pkg=$1 file=$2 root=$3 f
 	dpkg -x "$file" "$root"
-	local f
 	while read -r f; do
 		OWNER[${f##*/}]=$pkg
 	done < <(dpkg-deb --fsys-tarfile "$file" | tar -t | grep -v '/$')
@@ -533,31 +601,72 @@ slurm_version() { # Debian version -> upstream Slurm version
 	printf '%s\n' "$v"
 }
 
-build_suite() {
-	local suite=$1 host=1 tmp version debver series pkg missing soname needer owner cand
-	[[ -n ${SYSROOT[$suite]:-} ]] && host=0
-	DEB=() OWNER=() FETCH_ORDER=()
+# extract_snapshot SUITE ROOT: unpack every .deb of SUITE's folder of the
+# snapshot into ROOT, each checked against SHA256SUMS.  The copies kept in
+# $CACHE/.debs are what --export writes back.
+extract_snapshot() {
+	local suite=$1 root=$2 sums hash rel file copy pkg debdir=$CACHE/.debs/$1
+	sums=$(snapshot_sums "$suite")
+	[[ -n $sums ]] || die "snapshot $SNAPSHOT: SHA256SUMS lists no .deb for $suite"
+	for file in "$SNAPSHOT/$suite"/*.deb; do
+		[[ -e $file ]] || continue
+		grep -qF "  ./$suite/${file##*/}" <<<"$sums" ||
+			die "snapshot $SNAPSHOT: $suite/${file##*/} is not listed in SHA256SUMS"
+	done
+	mkdir -p "$debdir"
+	while read -r hash rel; do
+		file=$SNAPSHOT/${rel#./} copy=$debdir/${rel##*/}
+		[[ -f $file ]] || die "snapshot $SNAPSHOT: ${rel#./} is listed in SHA256SUMS but missing"
+		# Check the copy that is unpacked, not the file it was copied from.
+		cp -f -- "$file" "$copy"
+		sha256sum --status -c <<<"$hash  $copy" ||
+			die "snapshot $SNAPSHOT: ${rel#./} does not match its SHA256SUMS line"
+		pkg=$(dpkg-deb -f "$copy" Package)
+		log "fetch-slurm: $suite: $pkg $(dpkg-deb -f "$copy" Version) (snapshot)"
+		extract "$pkg" "$copy" "$root"
+	done <<<"$sums"
+	[[ -n ${DEB[slurm-wlm-basic-plugins]:-} ]] ||
+		die "snapshot $SNAPSHOT: $suite has no slurm-wlm-basic-plugins"
+}
 
+# fetch_archive SUITE ROOT HOST: download the plugin packages (and, for a
+# sysroot, the C library) of SUITE from the archive into ROOT.
+fetch_archive() {
+	local suite=$1 root=$2 host=$3 pkg
+	archive_setup
 	apt_setup "$suite"
-
-	tmp=$(mktemp -d "$CACHE/.tmp-$suite.XXXXXX")
-	TMPDIRS+=("$tmp")
-	chmod 755 "$tmp"
-
 	for pkg in "${REQUIRED_PKGS[@]}"; do
-		fetch "$suite" "$pkg" "$tmp"
+		fetch "$suite" "$pkg" "$root"
 	done
 	for pkg in "${OPTIONAL_PKGS[@]}"; do
 		if pkg_available "$suite" "$pkg"; then
-			fetch "$suite" "$pkg" "$tmp"
+			fetch "$suite" "$pkg" "$root"
 		else
 			log "fetch-slurm: $suite: no package $pkg in this suite (skipped)"
 		fi
 	done
 	if [[ $host == 0 ]]; then
 		for pkg in "${SYSROOT_PKGS[@]}"; do
-			fetch "$suite" "$pkg" "$tmp"
+			fetch "$suite" "$pkg" "$root"
 		done
+	fi
+}
+
+build_suite() {
+	local suite=$1 host=1 tmp version debver series pkg missing soname needer owner cand source f
+	[[ -n ${SYSROOT[$suite]:-} ]] && host=0
+	DEB=() OWNER=() FETCH_ORDER=()
+
+	tmp=$(mktemp -d "$CACHE/.tmp-$suite.XXXXXX")
+	TMPDIRS+=("$tmp")
+	chmod 755 "$tmp"
+
+	if [[ -n $SNAPSHOT ]]; then
+		extract_snapshot "$suite" "$tmp"
+		source=$(wanted_source "$suite")
+	else
+		fetch_archive "$suite" "$tmp" "$host"
+		source="source archive $MAIN_URI"
 	fi
 
 	debver=$(dpkg-deb -f "${DEB[slurm-wlm-basic-plugins]}" Version)
@@ -572,8 +681,10 @@ build_suite() {
 		die "$suite: slurm-wlm-basic-plugins $debver has no libslurmfull.so / plugins in usr/lib/$TRIPLET/slurm-wlm"
 	fi
 
-	# Pull in libraries until the closure resolves.
+	# Pull in libraries until the closure resolves (a snapshot holds all of
+	# them already: what it lacks, verify_root names).
 	for _ in $(seq 1 20); do
+		[[ -n $SNAPSHOT ]] && break
 		missing=$(closure_missing "$tmp" "$host" 0)
 		[[ -z $missing ]] && break
 		while IFS=$'\t' read -r soname needer; do
@@ -604,18 +715,25 @@ build_suite() {
 		printf 'format %s\n' "$STAMP_FORMAT"
 		printf 'suite %s\n' "$suite"
 		printf 'slurm %s\n' "$version"
+		printf '%s\n' "$source"
 		if [[ $host == 0 ]]; then
 			printf 'sysroot yes\n'
 		else
 			printf 'sysroot no\n'
 		fi
+		# package NAME VERSION FILE SHA256-OF-THE-DEB
 		for pkg in "${FETCH_ORDER[@]}"; do
-			printf 'package %s %s\n' "$pkg" "$(dpkg-deb -f "${DEB[$pkg]}" Version)"
+			printf 'package %s %s %s %s\n' "$pkg" "$(dpkg-deb -f "${DEB[$pkg]}" Version)" \
+				"${DEB[$pkg]##*/}" "$(sha256sum <"${DEB[$pkg]}" | cut -d' ' -f1)"
 		done
+		# sha256 PATH HASH: the host library and every plugin, as tested
+		while read -r f; do
+			printf 'sha256 %s %s\n' "${f#"$tmp"/}" "$(sha256sum <"$f" | cut -d' ' -f1)"
+		done < <(closure_roots "$tmp")
 	} >"$tmp/.complete"
 	mv -T -- "$tmp" "$CACHE/$version"
 	# The package lists are only needed to fetch; they are the bulk of .apt.
-	rm -rf -- "${APTDIR:?}/$suite/lists" "${APTDIR:?}/$suite/cache"
+	[[ -n $SNAPSHOT ]] || rm -rf -- "${APTDIR:?}/$suite/lists" "${APTDIR:?}/$suite/cache"
 	print_ready "$suite" "$version"
 }
 
@@ -626,7 +744,7 @@ verify_root() {
 	local suite=$1 root=$2 host=$3 missing f out bad libdir=$2/usr/lib/$TRIPLET ldso
 	missing=$(closure_missing "$root" "$host" 1)
 	if [[ -n $missing ]]; then
-		die "$suite: unresolved libraries in the closure of the plugins:" \
+		die "$suite: unresolved libraries in the closure of the plugins${SNAPSHOT:+ (the snapshot lacks them: refresh it with --export)}:" \
 			"$(while IFS=$'\t' read -r s n; do printf '\n  %s (needed by %s)' "$s" "${n#"$root"/}"; done <<<"$missing")"
 	fi
 	while read -r f; do
@@ -648,13 +766,56 @@ verify_root() {
 	done < <(closure_roots "$root")
 }
 
+# export_snapshot DIR: write the .debs that compose the ready roots to
+# DIR/<suite>/ and their SHA256SUMS, the layout --snapshot reads.  Suite
+# folders and SHA256SUMS already in DIR are replaced; nothing else is touched.
+export_snapshot() {
+	local dir=$1 suite version stamp name ver file hash new
+	mkdir -p "$dir"
+	new=$(mktemp -d "$dir/.export.XXXXXX")
+	TMPDIRS+=("$new")
+	for suite in "${SUITES[@]}"; do
+		version=$(ready_version "$suite") || die "export: no ready root for $suite"
+		stamp=$CACHE/$version/.complete
+		mkdir -p "$new/$suite"
+		while read -r name ver file hash; do
+			[[ -n $file && -f $CACHE/.debs/$suite/$file ]] ||
+				die "export: $suite: the .deb of $name $ver is no longer in $DISPLAY_CACHE/.debs (delete $DISPLAY_CACHE/$version and run again)"
+			cp -- "$CACHE/.debs/$suite/$file" "$new/$suite/$file"
+			sha256sum --status -c <<<"$hash  $new/$suite/$file" ||
+				die "export: $suite: $file does not match the hash its root recorded"
+		done < <(sed -n 's/^package //p' "$stamp")
+	done
+	(cd "$new" && find . -name '*.deb' -type f | LC_ALL=C sort | xargs sha256sum) >"$new/SHA256SUMS"
+	for suite in "${SUITES[@]}"; do
+		rm -rf -- "${dir:?}/$suite"
+		mv -T -- "$new/$suite" "$dir/$suite"
+	done
+	mv -f -- "$new/SHA256SUMS" "$dir/SHA256SUMS"
+	log "fetch-slurm: exported $(grep -c . "$dir/SHA256SUMS") packages to $dir"
+}
+
 # ---------------------------------------------------------------------------
 
-log "fetch-slurm: archive $MAIN_URI${SECURITY_URI:+, security $SECURITY_URI}"
+if [[ -n $SNAPSHOT ]]; then
+	log "fetch-slurm: snapshot $SNAPSHOT (no archive access)"
+else
+	log "fetch-slurm: no snapshot; packages come from the Debian archive"
+fi
+checked=
 for suite in "${SUITES[@]}"; do
 	if version=$(ready_version "$suite"); then
 		print_ready "$suite" "$version"
-	else
-		build_suite "$suite"
+		continue
 	fi
+	if [[ -z $checked ]]; then
+		[[ $(dpkg --print-architecture) == "$ARCH" ]] ||
+			die "only $ARCH hosts are supported (this is $(dpkg --print-architecture))"
+		for tool in dpkg dpkg-deb readelf sha256sum flock realpath; do
+			command -v "$tool" >/dev/null || die "required tool '$tool' not found"
+		done
+		checked=1
+	fi
+	build_suite "$suite"
 done
+[[ -z $EXPORT ]] || export_snapshot "$EXPORT"

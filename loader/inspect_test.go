@@ -13,8 +13,8 @@ import (
 var wantGeneration = map[string]map[string]string{
 	"20.11": {"auth": "20.11.9", "cred": "cred-key"},
 	"22.05": {"auth": "22.05", "cred": "cred-key"},
-	"24.11": {"auth": "24.11", "cred": "cred-23.11"},
-	"26.05": {"auth": "26.05", "cred": "cred-26.05.5"},
+	"24.11": {"auth": "24.11", "cred": "cred-23.11-so"},
+	"26.05": {"auth": "26.05", "cred": "cred-23.11-so"},
 }
 
 // knownUnresolved are true findings about real plugins: Debian's 20.11

@@ -28,6 +28,9 @@ type Target struct {
 	// host's when the plugin has none); nil when unknown.
 	Series  *profile.Series
 	Linkage *Linkage
+	// Forms are the argument forms the host library's code passes, where
+	// it says; Profile follows them (see Host.HostForms).
+	Forms profile.HostForms
 }
 
 // Open inspects the plugin at path and finds its host. It fails with an
@@ -43,7 +46,18 @@ func Open(path string, opts Options) (*Target, error) {
 	}
 	t := &Target{Plugin: p, Host: h}
 	t.Detection = profile.Detect(p.Kind(), p.Symbols(), p.Version)
-	t.Profile = t.Detection.Profile
+	t.Forms = h.HostForms()
+	// Call the plugin as this host calls it, not as the release's source
+	// says: a distribution's backport can change an argument list.
+	t.Profile = profile.ForHost(t.Detection.Profile, t.Forms)
+	if t.Profile != t.Detection.Profile {
+		note := fmt.Sprintf("the host library's code passes sbcast_p_unpack %d arguments, so the plugin is called as %s",
+			t.Forms.SbcastUnpackArgs, t.Profile.Name)
+		if t.Detection.Note != "" {
+			note = t.Detection.Note + "; " + note
+		}
+		t.Detection.Note = note
+	}
 	if opts.Generation != "" {
 		if t.Profile = profile.ByName(p.Kind(), opts.Generation); t.Profile == nil {
 			var names []string

@@ -1,6 +1,7 @@
 package suite
 
-// Clause is one row of shared/contract.md.
+// Clause is one clause of the contract: its ID, level and one-line title
+// (its full text is in Contract).
 type Clause struct {
 	ID    string
 	Level Level

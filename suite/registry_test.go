@@ -25,3 +25,18 @@ func TestEveryClauseHasASpec(t *testing.T) {
 		}
 	}
 }
+
+// Every clause in the registry carries its full text and source, which
+// docs/clauses.md gives users (the contract lives in the project).
+func TestEveryClauseHasItsText(t *testing.T) {
+	for _, c := range Clauses {
+		if ct, ok := Contract[c.ID]; !ok || ct.Text == "" || ct.Source == "" {
+			t.Errorf("clause %s has no text or source in Contract", c.ID)
+		}
+	}
+	for id, ct := range Contract {
+		if strings.Contains(ct.Text, "shared/") {
+			t.Errorf("clause %s points users at material they do not have: %s", id, ct.Text)
+		}
+	}
+}

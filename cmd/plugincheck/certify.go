@@ -54,7 +54,8 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	fs.Var(&focus, "focus", "not allowed")
 	fs.Var(&skip, "skip", "not allowed")
 	fs.StringVar(&labelFilter, "label-filter", "", "not allowed")
-	product := fs.String("product", "", "the product statement (YAML: vendor, product, version, contact, url, plugin, description)")
+	product := fs.String("product", "", "the product statement (YAML with Kubernetes conformance's PRODUCT.yaml keys; see --init-product)")
+	initProduct := fs.Bool("init-product", false, "print a commented product.yaml template, and do nothing else")
 	out := fs.String("out", "", "directory to write the bundle to (must not exist, or be empty)")
 	signKey := fs.String("sign-key", "", "ed25519 private key to sign MANIFEST with")
 	genKey := fs.String("gen-key", "", "write a new ed25519 key pair FILE and FILE.pub, and do nothing else")
@@ -71,6 +72,13 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
+	if *initProduct {
+		if len(paths) > 0 || len(set) > 1 {
+			return &usageError{"--init-product takes nothing else (usage: plugincheck certify --init-product > product.yaml)"}
+		}
+		_, err := io.WriteString(stdout, bundle.ProductTemplate())
+		return err
+	}
 	if *genKey != "" {
 		if len(paths) > 0 || len(set) > 1 {
 			return &usageError{"--gen-key FILE takes nothing else (usage: plugincheck certify --gen-key FILE)"}
@@ -91,7 +99,7 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	case len(paths) != 1:
 		return &usageError{"certify takes one plugin (usage: plugincheck certify PLUGIN --product FILE --out DIR [flags])"}
 	case *product == "":
-		return &usageError{"certify needs --product FILE: the product statement (vendor, product, version, contact, plugin)"}
+		return &usageError{"certify needs --product FILE: the product statement (plugincheck certify --init-product prints a template)"}
 	case *out == "":
 		return &usageError{"certify needs --out DIR: the directory to write the bundle to"}
 	}
@@ -104,7 +112,7 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return &usageError{"--product " + err.Error()}
 	}
-	if prod.Plugin != filepath.Base(plugin) {
+	if prod.Plugin != "" && prod.Plugin != filepath.Base(plugin) {
 		return &usageError{fmt.Sprintf("%s: plugin %q is not the file being certified, %q", *product, prod.Plugin, filepath.Base(plugin))}
 	}
 	var key ed25519.PrivateKey
@@ -122,11 +130,7 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	}
 	// Open the plugin here too: a plugin that cannot be tested at all is a
 	// setup error before any file is written.
-	t, err := loader.Open(plugin, hf.options())
-	if err != nil {
-		return err
-	}
-	info, err := bundle.DescribePlugin(t)
+	t, info, err := openAndDescribe(plugin, hf.options())
 	if err != nil {
 		return err
 	}
@@ -159,6 +163,7 @@ func certifyCmd(args []string, stdout io.Writer) error {
 			}
 		}
 	})
+	runArgs := append([]string(nil), childArgs[2:]...)
 	childArgs = append(childArgs, "-v", "--no-color",
 		"--junit-report", filepath.Join(dir, bundle.JUnit),
 		"--json-report", filepath.Join(dir, bundle.GinkgoJSON),
@@ -183,6 +188,7 @@ func certifyCmd(args []string, stdout io.Writer) error {
 
 	env := bundle.CollectEnvironment(suite.SummarySchema, cfg.Munged != "" || t.Plugin.Minor() == "munge", munged.Binary)
 	env.Command = append([]string{"plugincheck", "certify"}, args...)
+	env.RunArgs = runArgs
 	env.Started, env.Finished = started.Format(time.RFC3339), time.Now().UTC().Format(time.RFC3339)
 	if key != nil {
 		env.SigningKey = bundle.KeyID(key.Public().(ed25519.PublicKey))
@@ -231,6 +237,17 @@ func removeBundle(dir string, created bool) {
 	}
 }
 
+// openAndDescribe opens a plugin with its host and gathers plugin.json's
+// facts about both.
+func openAndDescribe(plugin string, opts loader.Options) (*loader.Target, *bundle.PluginInfo, error) {
+	t, err := loader.Open(plugin, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := bundle.DescribePlugin(t)
+	return t, info, err
+}
+
 // emptyOrAbsent accepts a bundle directory that does not exist yet or is
 // empty.
 func emptyOrAbsent(dir string) error {
@@ -273,17 +290,7 @@ func runLogged(dir string, started time.Time, args, childArgs []string, info *bu
 	cmd.Stdout = io.MultiWriter(log, stdout)
 	cmd.Stderr = io.MultiWriter(log, &errBuf)
 	cmd.WaitDelay = 10 * time.Second
-	// The child leads a process group of its own, which the parent owns: a
-	// terminal's ^C reaches the parent only, which passes it on once; the
-	// child gets SIGTERM if the parent dies without doing so.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		return 0, "", fmt.Errorf("cannot run the suite: %w", err)
-	}
-	forget := cleanup.Add(func() { stopChild(cmd.Process.Pid) })
-	err = cmd.Wait()
-	forget()
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // whatever of its group outlived it
+	err = runChild(cmd)
 	code := 0
 	var exitErr *exec.ExitError
 	switch {
@@ -303,6 +310,22 @@ func runLogged(dir string, started time.Time, args, childArgs []string, info *bu
 		}
 	}
 	return code, childErr, nil
+}
+
+// runChild runs a child plugincheck (certify's run, verify --rerun) as a
+// process group of its own, which the parent owns: a terminal's ^C reaches
+// the parent only, which passes it on once; the child gets SIGTERM if the
+// parent dies without doing so.
+func runChild(cmd *exec.Cmd) error {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	forget := cleanup.Add(func() { stopChild(cmd.Process.Pid) })
+	err := cmd.Wait()
+	forget()
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // whatever of its group outlived it
+	return err
 }
 
 // stopChild passes the interrupt on to the child run, which stops its own

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -184,7 +185,10 @@ func TestCertifyAndVerify(t *testing.T) {
 		output string // in stdout when the code is 0, else in the error line
 	}{
 		{"intact", nil, nil, 0, "verified: auth/good_2205: conformant"},
+		{"intact, unsigned", nil, nil, 0, "1 not applicable (UNSIGNED: integrity only)\n"},
 		{"intact, signed and the plugin", nil, []string{"--pubkey", pub, "--plugin", plugin}, 0, "matches " + plugin},
+		{"intact, signed", nil, []string{"--pubkey", pub}, 0, "MANIFEST.sig   verified with key "},
+		{"--rerun without --plugin", nil, []string{"--rerun"}, 2, "--rerun needs --plugin FILE"},
 		{"signature by another key", nil, []string{"--pubkey", wrongPub}, 2, "MANIFEST.sig: signature of MANIFEST does not verify"},
 		{"signature deleted", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, bundle.Signature)) },
 			[]string{"--pubkey", pub}, 2, "MANIFEST.sig: missing"},
@@ -259,6 +263,26 @@ func TestCertifyAndVerify(t *testing.T) {
 			oneLineError(t, r, row.output)
 		})
 	}
+
+	// A reviewer re-runs the certified run: it agrees with an intact
+	// bundle, and catches a summary edited and re-hashed into MANIFEST,
+	// which plain verify cannot tell from the real one.
+	t.Run("rerun", func(t *testing.T) {
+		d := copyBundle(t, dir)
+		r := cli(t, "verify", d, "--plugin", plugin, "--rerun")
+		if r.code != 0 || !strings.Contains(r.stdout, "re-run agrees: all ") {
+			t.Fatalf("rerun of an intact bundle: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+		}
+		editJSON(t, d, bundle.SummaryJSON, setClauseResult("AUTH-DATA", "warning"))
+		if r := cli(t, "verify", d); r.code != 0 {
+			t.Fatalf("plain verify of the edited bundle: exit %d, want 0 (it cannot tell)", r.code)
+		}
+		r = cli(t, "verify", d, "--plugin", plugin, "--rerun")
+		if r.code != 1 || !regexp.MustCompile(`(?m)^AUTH-DATA +warning +passed$`).MatchString(r.stdout) {
+			t.Fatalf("rerun of the edited bundle: exit %d, want 1 and a row for AUTH-DATA\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+		}
+		oneLineError(t, r, "the re-run disagrees with the bundle on 1 clause(s): first AUTH-DATA (bundle warning, re-run passed)")
+	})
 
 	// Changing any one byte of any file is caught and named.
 	for _, name := range want {
@@ -370,12 +394,14 @@ func TestCertifyBadInput(t *testing.T) {
 			return []string{"certify", good(t), "--product", goodProduct(t, good(t))}
 		}, "certify needs --out DIR"},
 		{"certify without a plugin", func(t *testing.T) []string { return []string{"certify"} }, "certify takes one plugin"},
+		{"--init-product with a plugin", func(t *testing.T) []string { return []string{"certify", "--init-product", good(t)} },
+			"--init-product takes nothing else"},
 		{"product with an unknown key", withProduct("vendor: V\nproduct: P\nversion: 1\ncontact: c@example.org\nplugin: auth_good_2205.so\ncolour: blue\n"),
 			`line 6: unknown key "colour"`},
 		{"product with a wrong type", withProduct("vendor: [V, W]\nproduct: P\nversion: 1\ncontact: c@example.org\nplugin: auth_good_2205.so\n"),
 			`line 1: key "vendor" must be a string, not a list`},
 		{"product without contact", withProduct("vendor: V\nproduct: P\nversion: 1\nplugin: auth_good_2205.so\n"),
-			`key "contact" is required`},
+			`key "contact_email_address" is required`},
 		{"product of another plugin", withProduct("vendor: V\nproduct: P\nversion: 1\ncontact: c\nplugin: auth_other.so\n"),
 			`plugin "auth_other.so" is not the file being certified, "auth_good_2205.so"`},
 		{"product not YAML", withProduct("vendor: V\n  product: : P\n"), "not valid YAML"},

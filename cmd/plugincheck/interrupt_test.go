@@ -152,9 +152,9 @@ func TestInterrupts(t *testing.T) {
 				if code := cmd.ProcessState.ExitCode(); code != 128+int(sig) {
 					t.Errorf("exit status %d (%v), want %d", code, cmd.ProcessState, 128+int(sig))
 				}
-				lastLine := lastLine(stderr.Bytes())
-				if !strings.HasPrefix(lastLine, "plugincheck: ") || !strings.Contains(lastLine, "interrupted by "+signalName(sig)) {
-					t.Errorf("last line of stderr %q does not say the interrupt", lastLine)
+				last := lastLine(string(stderr.Bytes()))
+				if !strings.HasPrefix(last, "plugincheck: ") || !strings.Contains(last, "interrupted by "+signalName(sig)) {
+					t.Errorf("last line of stderr %q does not say the interrupt", last)
 				}
 				if bytes.Contains(stderr.Bytes(), []byte("goroutine ")) {
 					t.Errorf("stack trace on stderr")
@@ -213,11 +213,6 @@ func checkTable(t *testing.T, stdout []byte, real map[string]bool) {
 
 func signalName(s syscall.Signal) string {
 	return map[syscall.Signal]string{syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM", syscall.SIGHUP: "SIGHUP"}[s]
-}
-
-func lastLine(b []byte) string {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return lines[len(lines)-1]
 }
 
 // lockedBuffer is a bytes.Buffer the child's output goroutine and the

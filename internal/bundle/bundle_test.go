@@ -31,10 +31,14 @@ func TestParseProduct(t *testing.T) {
 		{"boolean value", base + "version: true\n", `key "version" must be a string, not a boolean`},
 		{"number where a string is wanted", base + "version: 1\n" + "description: 5\n", `key "description" must be a string, not a number`},
 		{"empty value", base + "version:\n", `key "version" must be a string, not null`},
-		{"missing key", "vendor: V\nproduct: P\nversion: 1\nplugin: auth_x.so\n", `key "contact" is required`},
+		{"missing key", "vendor: V\nproduct: P\nversion: 1\nplugin: auth_x.so\n", `key "contact_email_address" is required`},
 		{"blank required key", base + "version: \" \"\n", `key "version" is required`},
 		{"duplicate key", base + "version: 1\nvendor: W\n", "vendor"},
-		{"bad url", base + "version: 1\nurl: ftp://x\n", `key "url" must be an http(s) URL`},
+		{"bad url", base + "version: 1\nurl: ftp://x\n", `key "website_url" must be an http(s) URL`},
+		{"Kubernetes conformance names", "vendor: V\nname: P\nversion: 1\ncontact_email_address: c@example.org\nwebsite_url: https://example.org\n" +
+			"repo_url: https://example.org/src\ndocumentation_url: https://example.org/doc\nproduct_logo_url: https://example.org/logo.png\ntype: installer\nplugin: auth_x.so\n", ""},
+		{"a key by both its names", base + "version: 1\nname: Q\n", `key "name" given twice`},
+		{"bad repo_url", base + "version: 1\nrepo_url: file:///src\n", `key "repo_url" must be an http(s) URL`},
 		{"plugin path", strings.Replace(base, "auth_x.so", "lib/auth_x.so", 1) + "version: 1\n", "file name, not a path"},
 		{"not a mapping", "- a\n- b\n", "want a mapping"},
 		{"empty", "", "empty product statement"},
@@ -55,6 +59,27 @@ func TestParseProduct(t *testing.T) {
 				t.Errorf("error %q does not say %q in one line", err, row.want)
 			}
 		})
+	}
+}
+
+// TestProductTemplate: certify --init-product's template names every key,
+// is refused until the required ones are filled, and parses then, with
+// the plugin left to default to the certified file.
+func TestProductTemplate(t *testing.T) {
+	tmpl := ProductTemplate()
+	for _, k := range productKeys {
+		if !strings.Contains(tmpl, "\n"+k.name+": ") {
+			t.Errorf("the template lacks %s", k.name)
+		}
+	}
+	if _, err := ParseProduct([]byte(tmpl)); err == nil || !strings.Contains(err.Error(), `key "vendor" is required`) {
+		t.Errorf("the unfilled template: %v, want vendor required", err)
+	}
+	filled := strings.NewReplacer(`vendor: ""`, "vendor: V", `name: ""`, "name: P", `version: ""`, `version: "1.0"`,
+		`contact_email_address: ""`, "contact_email_address: c@example.org").Replace(tmpl)
+	p, err := ParseProduct([]byte(filled))
+	if err != nil || p.Vendor != "V" || p.Product != "P" || p.Contact != "c@example.org" || p.Plugin != "" {
+		t.Errorf("the filled template: %+v, %v", p, err)
 	}
 }
 

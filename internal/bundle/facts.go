@@ -162,9 +162,13 @@ type Environment struct {
 	Munge         string   `json:"munge,omitempty"`
 	Uid           int      `json:"uid"`
 	Command       []string `json:"command"`
-	Started       string   `json:"started"`
-	Finished      string   `json:"finished"`
-	SigningKey    string   `json:"signing_key,omitempty"`
+	// RunArgs are the settings the certified run was made with: the
+	// arguments of `plugincheck run` after the plugin, without the report
+	// paths. verify --rerun runs them again.
+	RunArgs    []string `json:"run_args,omitempty"`
+	Started    string   `json:"started"`
+	Finished   string   `json:"finished"`
+	SigningKey string   `json:"signing_key,omitempty"`
 }
 
 // CollectEnvironment gathers the machine facts of environment.json. The

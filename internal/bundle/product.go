@@ -13,31 +13,65 @@ import (
 )
 
 // Product is the vendor's statement of what is being certified, the
-// bundle's product.yaml.
+// bundle's product.yaml. Its keys are those of Kubernetes conformance's
+// PRODUCT.yaml, which vendors know; plugincheck's earlier names (product,
+// contact, url) still work.
 type Product struct {
-	Vendor      string `yaml:"vendor"`
-	Product     string `yaml:"product"`
-	Version     string `yaml:"version"`
-	Contact     string `yaml:"contact"`
-	URL         string `yaml:"url,omitempty"`
-	Plugin      string `yaml:"plugin"`
-	Description string `yaml:"description,omitempty"`
+	Vendor      string
+	Product     string // name
+	Version     string
+	Contact     string // contact_email_address
+	URL         string // website_url
+	RepoURL     string
+	DocsURL     string
+	LogoURL     string
+	Type        string
+	Description string
+	// Plugin is the certified plugin's file name; "" means the file given
+	// to certify.
+	Plugin string
 }
 
-// productKeys are product.yaml's keys, in the order the documentation
-// lists them; required ones first.
+// productKeys are product.yaml's keys, in the order the template lists
+// them; a key may also be written by its older name.
 var productKeys = []struct {
-	name     string
-	required bool
-	field    func(p *Product) *string
+	name, old string
+	required  bool
+	url       bool
+	comment   string
+	field     func(p *Product) *string
 }{
-	{"vendor", true, func(p *Product) *string { return &p.Vendor }},
-	{"product", true, func(p *Product) *string { return &p.Product }},
-	{"version", true, func(p *Product) *string { return &p.Version }},
-	{"contact", true, func(p *Product) *string { return &p.Contact }},
-	{"url", false, func(p *Product) *string { return &p.URL }},
-	{"plugin", true, func(p *Product) *string { return &p.Plugin }},
-	{"description", false, func(p *Product) *string { return &p.Description }},
+	{"vendor", "", true, false, "the company or project that ships the plugin", func(p *Product) *string { return &p.Vendor }},
+	{"name", "product", true, false, "the product the plugin belongs to", func(p *Product) *string { return &p.Product }},
+	{"version", "", true, false, "the product's version", func(p *Product) *string { return &p.Version }},
+	{"contact_email_address", "contact", true, false, "whom to ask about this certification", func(p *Product) *string { return &p.Contact }},
+	{"website_url", "url", false, true, "the product's web site", func(p *Product) *string { return &p.URL }},
+	{"repo_url", "", false, true, "where its source is", func(p *Product) *string { return &p.RepoURL }},
+	{"documentation_url", "", false, true, "its documentation", func(p *Product) *string { return &p.DocsURL }},
+	{"product_logo_url", "", false, true, "a logo", func(p *Product) *string { return &p.LogoURL }},
+	{"type", "", false, false, "e.g. distribution, installer, hosted; free text", func(p *Product) *string { return &p.Type }},
+	{"description", "", false, false, "a few lines on what the plugin does", func(p *Product) *string { return &p.Description }},
+	{"plugin", "", false, false, "the plugin's file name; default: the file given to certify", func(p *Product) *string { return &p.Plugin }},
+}
+
+// ProductTemplate is a commented product.yaml for a vendor to fill in
+// (plugincheck certify --init-product).
+func ProductTemplate() string {
+	var b strings.Builder
+	b.WriteString("# product.yaml: what plugincheck certify certifies. The keys are those of\n")
+	b.WriteString("# Kubernetes conformance's PRODUCT.yaml; the required ones come first.\n")
+	for _, k := range productKeys {
+		req := "optional"
+		if k.required {
+			req = "required"
+		}
+		val := `""`
+		if k.name == "description" {
+			val = "|\n  "
+		}
+		fmt.Fprintf(&b, "\n# %s (%s)\n%s: %s\n", k.comment, req, k.name, val)
+	}
+	return b.String()
 }
 
 // ProductError is a product statement that does not follow the schema.
@@ -77,7 +111,7 @@ func ParseProduct(data []byte) (*Product, error) {
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, &ProductError{Msg: "empty product statement (want vendor, product, version, contact, plugin)"}
+			return nil, &ProductError{Msg: "empty product statement (want " + requiredKeys() + ")"}
 		}
 		return nil, &ProductError{Msg: "not valid YAML: " + strings.TrimPrefix(firstLine(err.Error()), "yaml: ")}
 	}
@@ -90,7 +124,7 @@ func ParseProduct(data []byte) (*Product, error) {
 		root = root.Content[0]
 	}
 	if root.Kind != yaml.MappingNode {
-		return nil, &ProductError{Line: root.Line, Msg: "want a mapping of vendor, product, version, contact, plugin, not " + nodeKind(root)}
+		return nil, &ProductError{Line: root.Line, Msg: "want a mapping of " + requiredKeys() + ", not " + nodeKind(root)}
 	}
 	p := &Product{}
 	seen := map[string]bool{}
@@ -102,17 +136,17 @@ func ParseProduct(data []byte) (*Product, error) {
 		key := k.Value
 		idx := -1
 		for j, pk := range productKeys {
-			if pk.name == key {
+			if pk.name == key || pk.old != "" && pk.old == key {
 				idx = j
 			}
 		}
 		if idx < 0 {
 			return nil, &ProductError{Line: k.Line, Msg: fmt.Sprintf("unknown key %q (known: %s)", key, knownKeys())}
 		}
-		if seen[key] {
+		if name := productKeys[idx].name; seen[name] {
 			return nil, &ProductError{Line: k.Line, Msg: fmt.Sprintf("key %q given twice", key)}
 		}
-		seen[key] = true
+		seen[productKeys[idx].name] = true
 		ok := v.Kind == yaml.ScalarNode && (v.Tag == "!!str" || key == "version" && (v.Tag == "!!int" || v.Tag == "!!float"))
 		if !ok {
 			return nil, &ProductError{Line: v.Line, Msg: fmt.Sprintf("key %q must be a string, not %s", key, nodeKind(v))}
@@ -124,10 +158,12 @@ func ParseProduct(data []byte) (*Product, error) {
 			return nil, &ProductError{Msg: fmt.Sprintf("key %q is required and must not be empty", pk.name)}
 		}
 	}
-	if p.URL != "" {
-		u, err := url.Parse(p.URL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, &ProductError{Msg: fmt.Sprintf("key \"url\" must be an http(s) URL, not %q", p.URL)}
+	for _, pk := range productKeys {
+		if v := *pk.field(p); pk.url && v != "" {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				return nil, &ProductError{Msg: fmt.Sprintf("key %q must be an http(s) URL, not %q", pk.name, v)}
+			}
 		}
 	}
 	if strings.ContainsAny(p.Plugin, "/\x00") || p.Plugin == "." || p.Plugin == ".." {
@@ -145,6 +181,19 @@ func knownKeys() string {
 	names := make([]string, len(productKeys))
 	for i, pk := range productKeys {
 		names[i] = pk.name
+		if pk.old != "" {
+			names[i] += " (or " + pk.old + ")"
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+func requiredKeys() string {
+	var names []string
+	for _, pk := range productKeys {
+		if pk.required {
+			names = append(names, pk.name)
+		}
 	}
 	return strings.Join(names, ", ")
 }

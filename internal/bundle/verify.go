@@ -31,10 +31,13 @@ type VerifyOptions struct {
 type Report struct {
 	Files     int
 	Signature string // what was checked of MANIFEST.sig, for people
-	Product   *Product
-	Plugin    *PluginInfo
-	Env       *Environment
-	Summary   *suite.Summary
+	// Signed: MANIFEST.sig was checked against the given public key. An
+	// unsigned bundle proves only that its files agree with each other.
+	Signed  bool
+	Product *Product
+	Plugin  *PluginInfo
+	Env     *Environment
+	Summary *suite.Summary
 	// Required are the MUST clauses of the plugin's kind; all were present.
 	Required []string
 	// NotApplicable are those of Required the generation lacks.
@@ -136,10 +139,11 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 			return nil, err
 		}
 		rep.Signature = "verified with key " + KeyID(opts.PublicKey)
+		rep.Signed = true
 	} else if _, err := os.Lstat(filepath.Join(dir, Signature)); err == nil {
-		rep.Signature = "present, not checked (no --pubkey)"
+		rep.Signature = "present, not checked (no --pubkey): integrity only"
 	} else {
-		rep.Signature = "none"
+		rep.Signature = "UNSIGNED: integrity only (the files match MANIFEST; nothing says who wrote them)"
 	}
 	entries, problems := checkManifest(dir, manifest)
 	if len(problems) > 0 {
@@ -286,7 +290,7 @@ func consistent(rep *Report) error {
 		return differ("plugin", filepath.Base(s.Plugin), p.File)
 	case len(p.SHA256) != 64:
 		return invalid(PluginJSON, "no SHA-256 of the plugin")
-	case rep.Product.Plugin != p.File:
+	case rep.Product.Plugin != "" && rep.Product.Plugin != p.File:
 		return invalid(ProductYAML, "plugin %q is not the certified file %q", rep.Product.Plugin, p.File)
 	}
 	return nil

@@ -3,6 +3,7 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -91,4 +92,82 @@ func PluginDir(t testing.TB, release string) string {
 // Plugin is a real plugin (or libslurmfull.so) of a series.
 func Plugin(t testing.TB, series, name string) string {
 	return Need(t, "plugin", filepath.Join(PluginDir(t, Release(t, series)), name))
+}
+
+// BasePackage is the package whose Debian version names a release's build
+// in pins: it ships libslurmfull.so, which hosts every plugin, and the
+// root's other Slurm packages are built from the same source version.
+const BasePackage = "slurm-wlm-basic-plugins"
+
+// PackageVersion is the Debian version of a package in a cached release, as
+// its root's stamp (.complete, written by hack/fetch-slurm.sh) records it.
+func PackageVersion(t testing.TB, release, pkg string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(SlurmCache(t), release, ".complete"))
+	if err != nil {
+		t.Fatalf("release %s: %v (run make slurm)", release, err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "package" && f[1] == pkg {
+			return f[2]
+		}
+	}
+	t.Fatalf("release %s: its stamp names no package %s", release, pkg)
+	return ""
+}
+
+// RequirePins reports whether a real plugin's behaviour must match its pins
+// exactly whatever Debian build this machine has (PLUGINCHECK_REQUIRE_PINS=1,
+// set by CI, which always tests the snapshot the pins were made on).
+func RequirePins() bool { return os.Getenv("PLUGINCHECK_REQUIRE_PINS") == "1" }
+
+// PinnedBuilds are the Debian builds (of BasePackage) that the expectations
+// written in Go about real plugins were checked against: the snapshot's.
+// Expectations kept in files (suite/testdata/real-plugins.txt) carry their
+// own pin lines.
+var PinnedBuilds = map[string]string{
+	"20.11.4": "20.11.7+really20.11.4-2+deb11u1",
+	"22.05.8": "22.05.8-4+deb12u3",
+	"24.11.5": "24.11.5-4+deb13u1",
+	"26.05.5": "26.05.5-1",
+}
+
+// Pinned returns t itself when this machine has the build of release that
+// the test's expectations were pinned on, or when RequirePins. On another
+// build it returns a TB whose failures are logged as differences from the
+// pinned build instead (and whose Fatal ends the test as skipped): the test
+// still runs the real plugin, and a tool failure still shows, but Debian
+// moving on does not fail a user's clone.
+func Pinned(t testing.TB, release string) testing.TB {
+	t.Helper()
+	have, pinned := PackageVersion(t, release, BasePackage), PinnedBuilds[release]
+	if have == pinned || RequirePins() {
+		return t
+	}
+	return unpinned{TB: t, note: fmt.Sprintf("differs from the pinned build %s (this machine: %s; PLUGINCHECK_REQUIRE_PINS=1 fails it): ", orNone(pinned), have)}
+}
+
+type unpinned struct {
+	testing.TB
+	note string
+}
+
+func (u unpinned) Error(args ...any) { u.TB.Helper(); u.TB.Log(append([]any{u.note}, args...)...) }
+func (u unpinned) Errorf(format string, args ...any) {
+	u.TB.Helper()
+	u.TB.Logf(u.note+format, args...)
+}
+func (u unpinned) Fail()             { u.TB.Helper(); u.TB.Log(u.note + "failed") }
+func (u unpinned) FailNow()          { u.TB.Helper(); u.TB.Skip(u.note + "failed") }
+func (u unpinned) Fatal(args ...any) { u.TB.Helper(); u.TB.Skip(append([]any{u.note}, args...)...) }
+func (u unpinned) Fatalf(format string, args ...any) {
+	u.TB.Helper()
+	u.TB.Skipf(u.note+format, args...)
+}
+
+func orNone(v string) string {
+	if v == "" {
+		return "(none)"
+	}
+	return v
 }

@@ -48,7 +48,7 @@ func TestDetect(t *testing.T) {
 		{"cred replay form by version", Cred, set(GenCredKey, nil), ver("22.05.11"), GenCredKeyReplay, true, true, ""},
 		{"cred key form", Cred, set(GenCredKey, nil), ver("22.05.8"), GenCredKey, true, true, ""},
 		{"cred 23.11 API", Cred, set(GenCred2311, nil), ver("24.11.5"), GenCred2311, true, true, ""},
-		{"cred 26.05.5 sbcast_p_unpack by version", Cred, set(GenCred2311, nil), ver("26.05.5"), GenCred260505, true, true, ""},
+		{"cred 26.05.5 sbcast_p_unpack by version", Cred, set(GenCred2311, nil), ver("26.05.5"), GenCred2311SO, true, true, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

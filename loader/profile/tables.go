@@ -201,8 +201,8 @@ func cred2Funcs(sbcastUnpack Func) []Func {
 var (
 	sbcastUnpack3 = fn(OpSbcastUnpack, "sbcast_p_unpack", Ptr,
 		"sbcast_cred_t *sbcast_p_unpack(buf_t *buf, bool verify, uint16_t protocol_version)", Ptr, Bool, Uint16)
-	// sbcastUnpack4 is read from Debian's 26.05.5 binaries, not from a
-	// source release: libslurmfull's unpack_sbcast_cred passes verify
+	// sbcastUnpack4 is read from Debian's 26.05.5 (and 24.11.5-4+deb13u1)
+	// binaries, not from a source release: libslurmfull's unpack_sbcast_cred passes verify
 	// (block 1), then whether block 1 is a shared object (FILE_BCAST_SO),
 	// then the protocol version; cred_none and cred_munge read the
 	// protocol version from the fourth argument. The 26.05.3 tag and
@@ -232,9 +232,12 @@ var (
 		Funcs:    cat(lifecycle, cred2Funcs(sbcastUnpack3)),
 		Data:     loaderData,
 	}
-	// GenCred260505 is the 23.11 API with a four-argument sbcast_p_unpack.
-	GenCred260505 = &Profile{
-		Name: "cred-26.05.5", Kind: Cred, Framework: credFramework2302,
+	// GenCred2311SO is the 23.11 API with the four-argument sbcast_p_unpack
+	// (shared_object before the protocol version): Debian's 26.05.5 by
+	// release, and any host whose code passes four (HostForms), such as
+	// Debian's 24.11.5-4+deb13u1 with its backported security fix.
+	GenCred2311SO = &Profile{
+		Name: "cred-23.11-so", Kind: Cred, Framework: credFramework2302,
 		Releases: []Range{{v(26, 5, 5), v(26, 5, last)}},
 		Funcs:    cat(lifecycle, cred2Funcs(sbcastUnpack4)),
 		Data:     loaderData,
@@ -255,4 +258,4 @@ var (
 	}
 )
 
-var credProfiles = []*Profile{GenCredKey, GenCredKeyReplay, GenCred2311, GenCred260505, GenCred2611, GenSeedCred}
+var credProfiles = []*Profile{GenCredKey, GenCredKeyReplay, GenCred2311, GenCred2311SO, GenCred2611, GenSeedCred}
