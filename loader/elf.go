@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/plugincheck/plugincheck/internal/fileinfo"
 	"github.com/plugincheck/plugincheck/loader/profile"
 )
 
@@ -96,7 +97,8 @@ func inputErr(path, hint, format string, args ...any) *InputError {
 	return &InputError{Path: path, Msg: fmt.Sprintf(format, args...), Hint: hint}
 }
 
-// OpenObject reads a 64-bit x86-64 ELF shared object.
+// OpenObject reads a 64-bit x86-64 ELF shared object: its headers and the
+// sections it needs, never the whole file.
 func OpenObject(path string) (*Object, error) {
 	st, err := os.Stat(path)
 	switch {
@@ -106,31 +108,75 @@ func OpenObject(path string) (*Object, error) {
 		return nil, &InputError{Path: path, Msg: err.Error(), Err: err}
 	case st.IsDir():
 		return nil, inputErr(path, "give the path of a .so file", "is a directory, not a shared object")
+	case !st.Mode().IsRegular():
+		return nil, notRegular(path, st.Mode())
 	case st.Size() == 0:
 		return nil, inputErr(path, "", "is an empty file, not an ELF shared object")
 	}
-	f, err := os.Open(path)
-	if err != nil {
+	// The file stays open while the Object lives: sections are read when
+	// asked for (an *os.File no longer referenced is closed by the runtime).
+	f, st, err := fileinfo.OpenRegular(path)
+	var nr *fileinfo.NotRegular
+	switch {
+	case errors.As(err, &nr):
+		return nil, notRegular(path, nr.Mode) // replaced since the Stat
+	case err != nil:
 		return nil, &InputError{Path: path, Msg: err.Error(), Err: err}
 	}
-	defer f.Close()
-	var magic [4]byte
-	if _, err := io.ReadFull(f, magic[:]); err != nil || string(magic[:]) != elf.ELFMAG {
+	o, err := objectAt(path, f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return o, nil
+}
+
+// notRegular names a file that is not a regular one for what it is.
+func notRegular(path string, m os.FileMode) error {
+	if m&os.ModeNamedPipe != 0 {
+		return inputErr(path, "copy what the pipe carries into a file first", "is a FIFO or pipe, not a shared object")
+	}
+	return inputErr(path, "plugincheck reads plugins from regular files", "is %s, not a shared object", fileinfo.Kind(m))
+}
+
+// Limits on what the ELF reader takes from a file: a section of read-only
+// data or of dynamic symbols larger than this is not a Slurm plugin's or
+// host library's, and reading it would cost the memory it claims.
+const (
+	maxSymbolSection = 64 << 20
+	maxDataSection   = 256 << 20
+	maxSymbolData    = 1 << 20
+)
+
+// objectAt reads the ELF object in r (size bytes), recovering any panic of
+// debug/elf on a malformed file as an error.
+func objectAt(path string, r io.ReaderAt, size int64) (o *Object, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			o, err = nil, &InputError{Path: path, Msg: fmt.Sprintf("is a corrupt ELF file (the ELF reader failed: %v)", p)}
+		}
+	}()
+	var ident [elf.EI_NIDENT]byte
+	if n, _ := r.ReadAt(ident[:], 0); n < 4 || string(ident[:4]) != elf.ELFMAG {
 		return nil, inputErr(path, "", "is not an ELF file")
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, &InputError{Path: path, Msg: err.Error(), Err: err}
-	}
-	if len(data) > elf.EI_CLASS && elf.Class(data[elf.EI_CLASS]) == elf.ELFCLASS32 {
+	if elf.Class(ident[elf.EI_CLASS]) == elf.ELFCLASS32 {
 		return nil, inputErr(path, "Slurm plugins on this machine are 64-bit x86-64 objects", "is a 32-bit ELF file")
 	}
-	ef, err := elf.NewFile(bytes.NewReader(data))
+	ef, err := elf.NewFile(r)
 	if err != nil {
 		return nil, &InputError{Path: path, Msg: "is a truncated or corrupt ELF file: " + err.Error(), Err: err}
 	}
 	if ef.Machine != elf.EM_X86_64 {
 		return nil, inputErr(path, "this machine runs x86-64", "is built for %s", strings.TrimPrefix(ef.Machine.String(), "EM_"))
+	}
+	for _, sec := range ef.Sections {
+		if (sec.Type == elf.SHT_DYNSYM || sec.Type == elf.SHT_DYNAMIC || sec.Name == ".dynstr") && sec.Size > maxSymbolSection {
+			return nil, inputErr(path, "", "is a corrupt ELF file: section %s claims %d bytes", sec.Name, sec.Size)
+		}
+		if sec.Type != elf.SHT_NOBITS && sec.Size > 0 && (sec.Size > uint64(size) || sec.Offset > uint64(size)-sec.Size) {
+			return nil, inputErr(path, "", "is a truncated or corrupt ELF file: section %s ends past the end of the file", sec.Name)
+		}
 	}
 	if ef.Type == elf.ET_EXEC || isPIE(ef) {
 		return nil, inputErr(path, "Slurm loads plugins with dlopen", "is an executable, not a shared object")
@@ -138,7 +184,7 @@ func OpenObject(path string) (*Object, error) {
 	if ef.Type != elf.ET_DYN {
 		return nil, inputErr(path, "", "is an ELF %s, not a shared object", strings.TrimPrefix(ef.Type.String(), "ET_"))
 	}
-	o := &Object{Path: path, Class: ef.Class, Machine: ef.Machine, Defined: map[string]elf.Symbol{}, file: ef}
+	o = &Object{Path: path, Class: ef.Class, Machine: ef.Machine, Defined: map[string]elf.Symbol{}, file: ef}
 	if err := o.readDynamic(); err != nil {
 		return nil, &InputError{Path: path, Msg: "is a truncated or corrupt ELF file: " + err.Error(), Err: err}
 	}
@@ -208,9 +254,14 @@ func glibcLess(a, b string) bool {
 
 // Data returns the bytes of a defined data symbol, read from its section
 // (zeros for .bss). n caps the length when the symbol has no size.
-func (o *Object) Data(name string, n int) ([]byte, bool) {
+func (o *Object) Data(name string, n int) (data []byte, ok bool) {
+	defer func() {
+		if recover() != nil {
+			data, ok = nil, false
+		}
+	}()
 	s, ok := o.Defined[name]
-	if !ok || int(s.Section) >= len(o.file.Sections) || s.Section >= elf.SHN_LORESERVE {
+	if !ok || int(s.Section) >= len(o.file.Sections) || s.Section >= elf.SHN_LORESERVE || s.Size > maxSymbolData {
 		return nil, false
 	}
 	size := int(s.Size)
@@ -257,6 +308,12 @@ func InspectPlugin(path string) (*Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
+	return pluginOf(o)
+}
+
+// pluginOf reads what a Slurm plugin's object says about the plugin.
+func pluginOf(o *Object) (*Plugin, error) {
+	path := o.Path
 	p := &Plugin{Object: o}
 	typ, ok := o.cString("plugin_type")
 	if !ok {
@@ -290,9 +347,10 @@ var releaseString = regexp.MustCompile(`^([0-9]{2})\.([0-9]{2})\.([0-9]{1,3})$`)
 // looks like a Slurm release ("22.05.8").
 func (o *Object) releaseStrings() []string {
 	var out []string
+	defer func() { recover() }() // a malformed section: no release strings
 	for _, name := range []string{".rodata"} {
 		sec := o.file.Section(name)
-		if sec == nil || sec.Type == elf.SHT_NOBITS {
+		if sec == nil || sec.Type == elf.SHT_NOBITS || sec.Size > maxDataSection {
 			continue
 		}
 		data, err := sec.Data()

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/plugincheck/plugincheck/internal/cleanup"
+	"github.com/plugincheck/plugincheck/loader/internal/worker"
 )
 
 // NobodyUID and WorkerGID are the unprivileged identity workers take when
@@ -59,6 +62,8 @@ type Sandbox struct {
 	loader                  string // dynamic loader of a sysroot, "" for the machine's
 	libraryPath             []string
 	opts                    SandboxOptions
+	confLines               []string // of the generated slurm.conf
+	forget                  func()   // the interrupt's removal of Dir
 }
 
 // NewSandbox prepares the files workers of t need. Close removes them.
@@ -72,20 +77,21 @@ func (t *Target) NewSandbox(opts SandboxOptions) (*Sandbox, error) {
 	if opts.AddressSpace == 0 {
 		opts.AddressSpace = 8 << 30
 	}
-	dir, err := os.MkdirTemp("", "plugincheck-")
+	uid, gid := workerIdentity()
+	if opts.UID != nil {
+		uid = *opts.UID
+	}
+	if opts.GID != nil {
+		gid = *opts.GID
+	}
+	if err := checkTempDir(uid, gid); err != nil {
+		return nil, err
+	}
+	dir, forget, err := cleanup.MkdirTemp("")
 	if err != nil {
 		return nil, err
 	}
-	s := &Sandbox{Target: t, Dir: dir, opts: opts, UID: os.Getuid(), GID: os.Getgid()}
-	if os.Geteuid() == 0 {
-		s.UID, s.GID = NobodyUID, WorkerGID
-	}
-	if opts.UID != nil {
-		s.UID = *opts.UID
-	}
-	if opts.GID != nil {
-		s.GID = *opts.GID
-	}
+	s := &Sandbox{Target: t, Dir: dir, opts: opts, UID: uid, GID: gid, forget: forget}
 	if err := s.stage(); err != nil {
 		s.Close()
 		return nil, err
@@ -93,8 +99,53 @@ func (t *Target) NewSandbox(opts SandboxOptions) (*Sandbox, error) {
 	return s, nil
 }
 
+// workerIdentity is the uid and gid workers run as by default: nobody
+// when plugincheck runs as root, else plugincheck's own.
+func workerIdentity() (uid, gid int) {
+	if os.Geteuid() == 0 {
+		return NobodyUID, WorkerGID
+	}
+	return os.Getuid(), os.Getgid()
+}
+
+// confUnsafe are the characters a path cannot carry in slurm.conf: a
+// comment, a quote, an escape, a list separator (PluginDir is a colon
+// list, AuthInfo a comma list) or white space.
+const confUnsafe = "#\"\\:, \t\n\r"
+
+// CheckTempDir checks, before anything is started, that the temporary
+// directory can hold what the workers use: sandboxes, key files and
+// munged's socket live there, so the workers' user must be able to reach
+// it, and its path must go into slurm.conf as it is.
+func CheckTempDir() error {
+	uid, gid := workerIdentity()
+	return checkTempDir(uid, gid)
+}
+
+func checkTempDir(uid, gid int) error {
+	dir := os.TempDir()
+	if i := strings.IndexAny(dir, confUnsafe); i >= 0 {
+		return &InputError{Msg: fmt.Sprintf("TMPDIR %s: its %q cannot be written in slurm.conf (PluginDir, AuthInfo socket)", dir, dir[i:i+1]),
+			Hint: "set TMPDIR to a path without white space, '#', ':', ',', quotes or backslashes"}
+	}
+	if uid == os.Geteuid() {
+		return nil
+	}
+	if !reachableBy(dir, uid, gid) {
+		return &InputError{Msg: fmt.Sprintf("TMPDIR %s: the workers' user (uid %d) cannot reach it", dir, uid),
+			Hint: "workers run as nobody when plugincheck runs as root; make it searchable (chmod o+x) or set TMPDIR=/tmp"}
+	}
+	return nil
+}
+
 // Close removes the sandbox directory.
-func (s *Sandbox) Close() error { return os.RemoveAll(s.Dir) }
+func (s *Sandbox) Close() error {
+	err := os.RemoveAll(s.Dir)
+	if s.forget != nil {
+		s.forget()
+	}
+	return err
+}
 
 func (s *Sandbox) stage() error {
 	if err := os.Chmod(s.Dir, 0o755); err != nil {
@@ -113,6 +164,14 @@ func (s *Sandbox) stage() error {
 	}
 	if s.plugin, err = s.reach(t.Plugin.Path, "plugin"); err != nil {
 		return err
+	}
+	// PluginDir is a colon list with no quoting Slurm reads the same way in
+	// every release: a plugin whose directory has white space, ':' or '#'
+	// is loaded from a copy in the sandbox, whose path has none.
+	if s.opts.SlurmConf == "" && strings.ContainsAny(filepath.Dir(s.plugin), confUnsafe) {
+		if s.plugin, err = copyInto(s.plugin, filepath.Join(s.Dir, "plugin")); err != nil {
+			return err
+		}
 	}
 	// Libraries: keep reachable directories; copy the resolved DT_NEEDED
 	// libraries out of the others.
@@ -173,11 +232,39 @@ func (s *Sandbox) writeConf() error {
 		"SlurmdUser=" + strconv.Itoa(s.UID),
 	}
 	if s.opts.AuthInfo != "" {
-		lines = append(lines, "AuthInfo="+s.opts.AuthInfo)
+		v, err := confValue("AuthInfo", s.opts.AuthInfo)
+		if err != nil {
+			return err
+		}
+		lines = append(lines, "AuthInfo="+v)
 	}
 	lines = append(lines, s.opts.ExtraConf...)
+	s.confLines = lines
 	s.Conf = filepath.Join(s.Dir, "slurm.conf")
 	return os.WriteFile(s.Conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+}
+
+// confValue is v as slurm.conf carries it: quoted when it holds white
+// space, refused when it holds what no quoting protects in every release
+// (a comment sign, a quote, a backslash, a line break).
+func confValue(key, v string) (string, error) {
+	if i := strings.IndexAny(v, "#\"\\\n\r"); i >= 0 {
+		return "", &InputError{Msg: fmt.Sprintf("%s value %q: slurm.conf cannot carry its %q", key, v, v[i:i+1])}
+	}
+	if strings.ContainsAny(v, " \t") {
+		return `"` + v + `"`, nil
+	}
+	return v, nil
+}
+
+// confName names the slurm.conf workers load in an error: the user's file,
+// or the lines written for the run (the file itself is gone by the time
+// the error is read).
+func (s *Sandbox) confName() string {
+	if s.opts.SlurmConf != "" {
+		return "slurm.conf " + s.opts.SlurmConf
+	}
+	return "slurm.conf written for the run (" + strings.Join(s.confLines, "; ") + ")"
 }
 
 // reach returns path itself when the worker uid can read it, else a copy in
@@ -198,6 +285,12 @@ func (s *Sandbox) reachable(path string) bool {
 	if s.UID == os.Geteuid() {
 		return true
 	}
+	return reachableBy(path, s.UID, s.GID)
+}
+
+// reachableBy reports whether uid and gid can traverse to path and read it
+// (search it, when it is a directory).
+func reachableBy(path string, uid, gid int) bool {
 	for p := path; ; p = filepath.Dir(p) {
 		st, err := os.Stat(p)
 		if err != nil {
@@ -207,7 +300,7 @@ func (s *Sandbox) reachable(path string) bool {
 		if p == path && !st.IsDir() {
 			need = 0o4 // read
 		}
-		if !permits(st, need, s.UID, s.GID) {
+		if !permits(st, need, uid, gid) {
 			return false
 		}
 		if p == filepath.Dir(p) {
@@ -273,3 +366,6 @@ func copyFiles(src, dst string) error {
 	}
 	return nil
 }
+
+// Daemons are the names SandboxOptions.Daemon accepts.
+func Daemons() []string { return worker.DaemonNames() }

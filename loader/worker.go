@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plugincheck/plugincheck/internal/cleanup"
 	"github.com/plugincheck/plugincheck/loader/internal/wire"
 	"github.com/plugincheck/plugincheck/loader/internal/worker"
 	"github.com/plugincheck/plugincheck/loader/profile"
@@ -52,11 +53,15 @@ type Worker struct {
 	deadline time.Duration
 	enc      wire.Encoder
 	buf      []byte
+	forget   func() // the interrupt's kill of the worker
 }
 
 // Start launches a worker: host library and plugin loaded, init not yet
 // called.
 func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
+	if err := cleanup.Check(); err != nil {
+		return nil, &SetupError{Stage: "start worker", Msg: err.Error()}
+	}
 	syms := symbolsOf(s.Target.Profile)
 	cfg, err := json.Marshal(worker.Config{
 		HostLib: s.hostLib, Plugin: s.plugin, SlurmConf: s.Conf, Symbols: syms, HostSymbols: hostSymbols,
@@ -126,6 +131,7 @@ func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
 		return nil, &SetupError{Stage: "start worker", Msg: err.Error()}
 	}
 	w.Pid = cmd.Process.Pid
+	w.forget = cleanup.Add(w.kill)
 	go w.stdout.drain(outR)
 	go w.stderr.drain(errR)
 	go func() {
@@ -139,6 +145,7 @@ func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
 	}
 	if err := w.hello(ctx); err != nil {
 		w.kill()
+		w.forget()
 		return nil, err
 	}
 	return w, nil
@@ -174,7 +181,7 @@ func (w *Worker) hello(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return &SetupError{Stage: "load", Msg: fmt.Sprintf("worker not ready after %v", w.sb.opts.StartTimeout), Stderr: stderr}
 		case strings.Contains(stderr, "fatal:") || strings.Contains(stderr, "slurm.conf") || strings.Contains(stderr, "Parsing error"):
-			return &SetupError{Stage: "slurm.conf " + w.sb.Conf, Msg: "rejected by the host's Slurm", Stderr: stderr}
+			return &SetupError{Stage: w.sb.confName(), Msg: "rejected by the host's Slurm", Stderr: stderr}
 		}
 		return &SetupError{Stage: "load", Msg: "worker ended during start-up: " + describeExit(w.state), Stderr: stderr}
 	}
@@ -185,7 +192,7 @@ func (w *Worker) hello(ctx context.Context) error {
 		msg := d.String()
 		stage := "load"
 		if strings.HasPrefix(msg, "slurm_conf_init") {
-			stage = "slurm.conf " + w.sb.Conf
+			stage = w.sb.confName()
 		}
 		return &SetupError{Stage: stage, Msg: msg, Stderr: pluginOutput(w.stderr.String())}
 	default:
@@ -290,6 +297,7 @@ func (w *Worker) Close() error {
 	}
 	// The process group may hold children the plugin started.
 	syscall.Kill(-w.Pid, syscall.SIGKILL)
+	w.forget()
 	return nil
 }
 

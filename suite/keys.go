@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/plugincheck/plugincheck/internal/cleanup"
 	"github.com/plugincheck/plugincheck/loader"
 )
 
@@ -17,21 +18,28 @@ type keyFiles struct {
 	missing, unreadable string
 	empty, corrupt      string
 	generated           bool
+	forget              func() // the interrupt's removal of dir
 }
 
 // makeKeyFiles writes a 32-byte shared key (used as both the private and
 // the public key) unless the user gave key files, and the bad variants.
 // Files the worker must read belong to its uid, mode 0600, as key files
 // should.
-func makeKeyFiles(cfg *Config, rs *runState) (*keyFiles, error) {
-	dir, err := os.MkdirTemp("", "plugincheck-keys-")
+func makeKeyFiles(cfg *Config, rs *runState) (_ *keyFiles, err error) {
+	dir, forget, err := cleanup.MkdirTemp("keys")
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+			forget()
+		}
+	}()
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, err
 	}
-	k := &keyFiles{dir: dir, private: cfg.PrivateKey, public: cfg.PublicKey}
+	k := &keyFiles{dir: dir, forget: forget, private: cfg.PrivateKey, public: cfg.PublicKey}
 	uid, gid := os.Getuid(), os.Getgid()
 	if os.Geteuid() == 0 {
 		uid, gid = loader.NobodyUID, loader.WorkerGID

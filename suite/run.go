@@ -1,19 +1,22 @@
 package suite
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/extensions/globals"
 	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
 
+	"github.com/plugincheck/plugincheck/internal/cleanup"
 	"github.com/plugincheck/plugincheck/loader"
 	"github.com/plugincheck/plugincheck/loader/munged"
 	"github.com/plugincheck/plugincheck/loader/profile"
@@ -33,6 +36,10 @@ type runState struct {
 	// keys holds the cred key files the suite made (good and bad ones).
 	keys   *keyFiles
 	report types.Report
+	// interrupt is the signal that interrupted the run (0: none) and
+	// interruptAt when: no spec that had not ended by then has a result.
+	interrupt   syscall.Signal
+	interruptAt time.Time
 }
 
 // current is the run under way; Ginkgo runs one suite at a time.
@@ -54,11 +61,17 @@ func StartMunge(cfg *Config, t *loader.Target) (d *munged.Daemon, socket, authIn
 	switch mode {
 	case "":
 	case "auto":
-		if d, err = munged.Start(context.Background()); err != nil {
+		if d, err = munged.Start(cleanup.Context()); err != nil {
+			if cerr := cleanup.Check(); cerr != nil {
+				return nil, "", "", cerr
+			}
 			return nil, "", "", &loader.InputError{Msg: "cannot start a private munged: " + err.Error(), Hint: "install Debian's munge package or pass --munged SOCKET"}
 		}
 		socket = d.Socket
 	default:
+		if err := munged.Probe(mode); err != nil {
+			return nil, "", "", &loader.InputError{Msg: "--munged " + mode + ": " + err.Error(), Hint: "give the socket of a running munged, or --munged auto"}
+		}
 		socket = mode
 	}
 	if socket != "" {
@@ -78,6 +91,9 @@ func StartMunge(cfg *Config, t *loader.Target) (d *munged.Daemon, socket, authIn
 func prepare(cfg *Config) (*runState, error) {
 	t, err := loader.Open(cfg.Plugin, cfg.Loader)
 	if err != nil {
+		return nil, err
+	}
+	if err := loader.CheckTempDir(); err != nil {
 		return nil, err
 	}
 	rs := &runState{cfg: cfg, target: t}
@@ -101,7 +117,7 @@ func prepare(cfg *Config) (*runState, error) {
 	// Load host, configuration and plugin once before any spec: a
 	// slurm.conf the host rejects, or a plugin that cannot be loaded, is a
 	// setup error (exit 2), not a failure of every spec.
-	w, err := rs.sandbox.Start(context.Background())
+	w, err := rs.sandbox.Start(cleanup.Context())
 	if err != nil {
 		rs.close()
 		return nil, err
@@ -113,6 +129,7 @@ func prepare(cfg *Config) (*runState, error) {
 func (rs *runState) close() {
 	if rs.keys != nil {
 		os.RemoveAll(rs.keys.dir)
+		rs.keys.forget()
 	}
 	if rs.sandbox != nil {
 		rs.sandbox.Close()
@@ -138,6 +155,9 @@ func buildTree(rs *runState, progressTo io.Writer) *progress {
 		s := s
 		Describe(s.Clause, Label(s.Labels()...), func() {
 			It(s.Text, func() {
+				if cleanup.Check() != nil {
+					Skip(notRunInterrupted)
+				}
 				p.begin(s.Clause, s.Text)
 				defer p.end()
 				runSpec(rs, s)
@@ -180,6 +200,17 @@ func Run(cfg Config, opts RunOptions) (*Summary, error) {
 			return nil, &loader.InputError{Msg: "bad --label-filter: " + firstLine(err.Error())}
 		}
 	}
+	// Ginkgo panics on a regular expression it cannot compile.
+	for _, f := range []struct {
+		flag string
+		res  []string
+	}{{"--focus", opts.Focus}, {"--skip", opts.Skip}} {
+		for _, re := range f.res {
+			if _, err := regexp.Compile(re); err != nil {
+				return nil, &loader.InputError{Msg: fmt.Sprintf("bad %s %q: %v", f.flag, re, err)}
+			}
+		}
+	}
 	rs, err := prepare(&cfg)
 	if err != nil {
 		return nil, err
@@ -194,16 +225,20 @@ func Run(cfg Config, opts RunOptions) (*Summary, error) {
 	if cfg.Seed != 0 {
 		suiteCfg.RandomSeed = cfg.Seed
 	}
-	repCfg.JUnitReport, repCfg.JSONReport = opts.JUnitReport, opts.JSONReport
 	repCfg.Verbose, repCfg.NoColor, repCfg.Succinct = opts.Verbose, opts.NoColor, opts.Quiet
 	current = rs
 	RunSpecs(&failer{}, "plugincheck "+rs.target.Plugin.Type, suiteCfg, repCfg)
 	p.finish()
 	current = nil
-	s := summarize(rs)
-	describeErrnos(rs, s)
-	diagnose(rs, s)
-	return s, nil
+	rs.interrupt, rs.interruptAt = cleanup.Interrupted()
+	sum := summarize(rs)
+	if !sum.Interrupted {
+		describeErrnos(rs, sum)
+		diagnose(rs, sum)
+	}
+	// Ginkgo's own report writing would only fail a report node: written
+	// here, a lost report is an error of the run.
+	return sum, sum.WriteGinkgoReports(opts.JUnitReport, opts.JSONReport)
 }
 
 // Test runs the suite from a plugin author's `go test`: it fails t when the

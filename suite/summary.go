@@ -1,14 +1,22 @@
 package suite
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
+	"github.com/onsi/ginkgo/v2/reporters"
 	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/plugincheck/plugincheck/internal/cleanup"
+	"github.com/plugincheck/plugincheck/loader"
 )
 
 // SummarySchema is the version of the summary JSON; it changes when a field
@@ -71,20 +79,29 @@ type Summary struct {
 	Counts      Counts         `json:"counts"`
 	// Complete: every applicable MUST clause was tested.
 	Complete bool `json:"complete"`
-	// Conformant: complete, and no MUST clause failed. A partial run is
-	// never conformant: conformance is claimed only by a whole run.
+	// Conformant: complete, no MUST clause failed, not interrupted, and
+	// not a partial run: conformance is claimed only by a whole run.
 	Conformant bool `json:"conformant"`
 	// Partial: the run's filters (--focus, --skip, --label-filter) left
 	// out Omitted clauses of the plugin's kind, which Clauses does not list.
 	Partial bool `json:"partial,omitempty"`
 	Omitted int  `json:"omitted_clauses,omitempty"`
+	// Interrupted: a signal stopped the run; the summary is no verdict
+	// (Conformant is false, specs cut short are "not run (interrupted)").
+	Interrupted bool `json:"interrupted"`
+	// Signal names the signal that interrupted the run ("SIGINT").
+	Signal string `json:"signal,omitempty"`
 	// Diagnosis is one line that comes first when most clauses fail the
 	// same way: the common reason and what the plugin was given.
 	Diagnosis string `json:"diagnosis,omitempty"`
 	Verdict   string `json:"verdict"`
+
+	signal syscall.Signal
+	report types.Report
 }
 
-// Exit statuses of a run, the worst of its plugins'.
+// Exit statuses of a run, the worst of its plugins'; 128+N for a run
+// stopped by signal N.
 const (
 	ExitConformant = 0 // conformant; or a partial run whose selected MUST clauses all passed
 	ExitFailed     = 1 // a MUST clause failed
@@ -95,6 +112,8 @@ const (
 // ExitCode is plugincheck's exit status for the summary.
 func (s *Summary) ExitCode() int {
 	switch {
+	case s.Interrupted:
+		return cleanup.ExitCode(s.signal)
 	case s.mustFailed():
 		return ExitFailed
 	case s.Conformant || s.Partial:
@@ -115,6 +134,62 @@ func (s *Summary) mustFailed() bool {
 
 // filteredReason is why a spec the run's filters left out did not run.
 const filteredReason = "skipped by the run's filters"
+
+// notRunInterrupted is the reason of a spec an interrupt cut short or kept
+// from running.
+const notRunInterrupted = "not run (interrupted)"
+
+// cutShort reports whether r had not ended when the run was interrupted:
+// whatever it says was caused by the interrupt, not by the plugin.
+func (rs *runState) cutShort(r types.SpecReport) bool {
+	return rs.interrupt != 0 && (r.EndTime.IsZero() || !r.EndTime.Before(rs.interruptAt))
+}
+
+// WriteGinkgoReports writes Ginkgo's JUnit and JSON reports of the run
+// (an empty path writes none).
+func (s *Summary) WriteGinkgoReports(junit, jsonReport string) error {
+	if junit != "" {
+		if err := viaTemp(func(p string) error { return reporters.GenerateJUnitReport(s.report, p) }, junit); err != nil {
+			return &loader.InputError{Msg: "--junit-report " + junit + ": " + unwrapPath(err)}
+		}
+	}
+	if jsonReport != "" {
+		if err := viaTemp(func(p string) error { return reporters.GenerateJSONReport(s.report, p) }, jsonReport); err != nil {
+			return &loader.InputError{Msg: "--json-report " + jsonReport + ": " + unwrapPath(err)}
+		}
+	}
+	return nil
+}
+
+// viaTemp has gen write a report into a temporary file, then copies it to
+// dst checking every write: Ginkgo's JUnit writer ignores write errors.
+// It works after an interrupt too: an interrupted run's reports are
+// written.
+func viaTemp(gen func(path string) error, dst string) error {
+	dir, err := os.MkdirTemp("", cleanup.TempPattern("report"))
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, "report")
+	if err := gen(tmp); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(tmp)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o644)
+}
+
+// unwrapPath drops the path a *PathError repeats.
+func unwrapPath(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
 
 func specResult(r types.SpecReport) SpecResult {
 	sr := SpecResult{Text: r.LeafNodeText, Duration: r.RunTime, Level: May}
@@ -206,6 +281,10 @@ func summarize(rs *runState) *Summary {
 		s.HostVersion = t.Host.Version.String()
 	}
 	byClause := map[string]*ClauseResult{}
+	s.report = rs.report
+	if rs.interrupt != 0 {
+		s.Interrupted, s.Signal, s.signal = true, cleanup.Name(rs.interrupt), rs.interrupt
+	}
 	for _, r := range rs.report.SpecReports {
 		if r.LeafNodeType != types.NodeTypeIt {
 			continue
@@ -216,7 +295,11 @@ func summarize(rs *runState) *Summary {
 			cr = &ClauseResult{ID: id, Level: levelOf(id)}
 			byClause[id] = cr
 		}
-		cr.Specs = append(cr.Specs, specResult(r))
+		sr := specResult(r)
+		if rs.cutShort(r) {
+			sr.Result, sr.Reason = NotTested, notRunInterrupted
+		}
+		cr.Specs = append(cr.Specs, sr)
 	}
 	s.Complete = true
 	for _, c := range Clauses {
@@ -249,8 +332,10 @@ func summarize(rs *runState) *Summary {
 		}
 	}
 	mustFailed := s.mustFailed()
-	s.Conformant = s.Complete && !mustFailed && !s.Partial
+	s.Conformant = s.Complete && !mustFailed && !s.Partial && !s.Interrupted
 	switch {
+	case s.Interrupted:
+		s.Verdict = "interrupted by " + s.Signal + ", no verdict"
 	case s.Partial && mustFailed:
 		s.Verdict = fmt.Sprintf("partial run (%d of %d clauses): a selected MUST clause FAILED", len(s.Clauses), len(s.Clauses)+s.Omitted)
 	case s.Partial:

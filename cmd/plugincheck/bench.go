@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plugincheck/plugincheck/internal/cleanup"
 	"github.com/plugincheck/plugincheck/loader"
 	"github.com/plugincheck/plugincheck/loader/munged"
 	"github.com/plugincheck/plugincheck/loader/profile"
@@ -47,6 +48,9 @@ func openSession(plugin string, hf *hostFlags, sf *suiteFlags, addressSpace uint
 	}
 	t, err := loader.Open(plugin, cfg.Loader)
 	if err != nil {
+		return nil, err
+	}
+	if err := loader.CheckTempDir(); err != nil {
 		return nil, err
 	}
 	s := &session{cfg: cfg, target: t}
@@ -321,7 +325,7 @@ func runBench(s *session, plan benchPlan, progress io.Writer) (*BenchReport, err
 	if v := s.target.Host.Version; v != nil {
 		rep.Host = v.String()
 	}
-	ctx := context.Background()
+	ctx := cleanup.Context()
 	w, err := s.sandbox.Start(ctx)
 	if err != nil {
 		return nil, err

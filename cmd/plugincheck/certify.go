@@ -12,9 +12,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/plugincheck/plugincheck/internal/bundle"
+	"github.com/plugincheck/plugincheck/internal/cleanup"
 	"github.com/plugincheck/plugincheck/loader"
 	"github.com/plugincheck/plugincheck/loader/munged"
 	"github.com/plugincheck/plugincheck/suite"
@@ -132,6 +134,8 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	_, statErr := os.Stat(dir)
+	created := errors.Is(statErr, os.ErrNotExist)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -170,6 +174,12 @@ func certifyCmd(args []string, stdout io.Writer) error {
 		"--summary-json", filepath.Join(dir, bundle.SummaryJSON),
 		"--html-report", filepath.Join(dir, bundle.ReportHTML))
 	code, childErr, err := runLogged(dir, started, args, childArgs, info, stdout)
+	if sig, _ := cleanup.Interrupted(); sig != 0 {
+		// Half a bundle certifies nothing, and a new run wants an empty
+		// directory: remove what this run wrote.
+		removeBundle(dir, created)
+		return &exitStatus{code: cleanup.ExitCode(sig), err: fmt.Errorf("interrupted by %s: no bundle written (%s removed)", cleanup.Name(sig), dir)}
+	}
 	if err != nil {
 		return err
 	}
@@ -218,6 +228,19 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "certified: %s\n", rep.Summary.Verdict)
 	return nil
+}
+
+// removeBundle removes the files of an unfinished bundle, and its
+// directory when certify made it.
+func removeBundle(dir string, created bool) {
+	if created {
+		os.RemoveAll(dir)
+		return
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
 }
 
 // openAndDescribe opens a plugin with its host and gathers plugin.json's
@@ -273,7 +296,7 @@ func runLogged(dir string, started time.Time, args, childArgs []string, info *bu
 	cmd.Stdout = io.MultiWriter(log, stdout)
 	cmd.Stderr = io.MultiWriter(log, &errBuf)
 	cmd.WaitDelay = 10 * time.Second
-	err = cmd.Run()
+	err = runChild(cmd)
 	code := 0
 	var exitErr *exec.ExitError
 	switch {
@@ -294,6 +317,37 @@ func runLogged(dir string, started time.Time, args, childArgs []string, info *bu
 	}
 	return code, childErr, nil
 }
+
+// runChild runs a child plugincheck (certify's run, verify --rerun) as a
+// process group of its own, which the parent owns: a terminal's ^C reaches
+// the parent only, which passes it on once; the child gets SIGTERM if the
+// parent dies without doing so.
+func runChild(cmd *exec.Cmd) error {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	forget := cleanup.Add(func() { stopChild(cmd.Process.Pid) })
+	err := cmd.Wait()
+	forget()
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // whatever of its group outlived it
+	return err
+}
+
+// stopChild passes the interrupt on to the child run, which stops its own
+// workers and munged and exits with the signal's status; a child still
+// there after childGrace is killed with its whole process group.
+func stopChild(pid int) {
+	sig, _ := cleanup.Interrupted()
+	if sig == 0 {
+		sig = syscall.SIGTERM
+	}
+	syscall.Kill(pid, sig)
+	time.AfterFunc(childGrace, func() { syscall.Kill(-pid, syscall.SIGKILL) })
+}
+
+// childGrace is less than interruptGrace: the parent outlives its child.
+const childGrace = 15 * time.Second
 
 // lockedWriter serialises writes from the child's two streams.
 type lockedWriter struct {

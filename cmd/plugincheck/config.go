@@ -3,9 +3,11 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/plugincheck/plugincheck/internal/fileinfo"
 )
 
 // applyConfig sets the flags a YAML config file names, except those given
@@ -13,9 +15,9 @@ import (
 // "slurm-lib"); a repeatable flag takes a list. An unknown key, a nested
 // value or a value the flag rejects is a usage error naming the key.
 func applyConfig(fs *flag.FlagSet, path string, notAllowed ...string) error {
-	data, err := os.ReadFile(path)
+	data, err := fileinfo.ReadRegular(path, 1<<20)
 	if err != nil {
-		return &usageError{fmt.Sprintf("--config %s: %v", path, err)}
+		return &usageError{fmt.Sprintf("--config %s: %s", path, strings.TrimPrefix(pathless(err), path+" "))}
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,23 +54,90 @@ func (s *suiteFlags) register(fs *flag.FlagSet) {
 	c := &s.cfg
 	fs.StringVar(&c.Munged, "munged", "", "auto: start a private munged; or the socket of a running one")
 	fs.StringVar(&c.AuthInfo, "auth-info", "", "AuthInfo for the plugin (create/verify auth_info)")
-	fs.IntVar(&c.AuthTTL, "auth-ttl", 0, "credential lifetime in seconds (configured as ttl=N in AuthInfo)")
+	fs.Var(&rangeFlag{p: &c.AuthTTL, min: 0, max: 3600, unit: "seconds (0: AUTH-EXPIRY not tested)"}, "auth-ttl", "credential lifetime in seconds, 1 to 3600 (configured as ttl=N in AuthInfo); 0: AUTH-EXPIRY not tested")
 	fs.StringVar(&c.PrivateKey, "private-key", "", "cred private key file")
 	fs.StringVar(&c.PublicKey, "public-key", "", "cred public key file")
-	fs.StringVar(&c.Daemon, "as-daemon", "", "run the plugin as inside this Slurm daemon (slurmctld, slurmd, sackd, …)")
+	fs.Var(&choiceFlag{p: &c.Daemon, choices: loader.Daemons()}, "as-daemon", "run the plugin as inside this Slurm daemon ("+strings.Join(loader.Daemons(), ", ")+")")
 	fs.Var(&s.confLines, "conf-line", "a line to add to the generated slurm.conf (repeatable)")
 	fs.Var(&s.env, "env", "NAME=VALUE the plugin sees on top of the caller's environment (repeatable)")
 	fs.StringVar(&c.CredCorpus, "cred-corpus", "", "directory of valid packed 23.11+ credentials for CRED2-UNPACK-BAD to mutate")
 	fs.Int64Var(&c.Seed, "seed", 0, "random seed (0: pick one)")
-	fs.DurationVar(&c.CallTimeout, "call-timeout", 10*time.Second, "deadline of one plugin call")
+	c.CallTimeout = 10 * time.Second
+	fs.Var(&durationFlag{p: &c.CallTimeout, min: 100 * time.Millisecond, max: time.Hour}, "call-timeout", "deadline of one plugin call, 100ms to 1h")
+}
+
+// rangeFlag is an int flag whose value must lie in [min, max].
+type rangeFlag struct {
+	p        *int
+	min, max int
+	unit     string
+}
+
+func (f *rangeFlag) String() string {
+	if f.p == nil {
+		return "0"
+	}
+	return strconv.Itoa(*f.p)
+}
+
+func (f *rangeFlag) Set(s string) error {
+	v, err := strconv.Atoi(s)
+	if err != nil || v < f.min || v > f.max {
+		return fmt.Errorf("must be a whole number from %d to %d %s", f.min, f.max, f.unit)
+	}
+	*f.p = v
+	return nil
+}
+
+// durationFlag is a duration flag whose value must lie in [min, max].
+type durationFlag struct {
+	p        *time.Duration
+	min, max time.Duration
+}
+
+func (f *durationFlag) String() string {
+	if f.p == nil {
+		return "0s"
+	}
+	return f.p.String()
+}
+
+func (f *durationFlag) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("not a duration (e.g. 10s, 500ms)")
+	}
+	if v < f.min || v > f.max {
+		return fmt.Errorf("must be from %v to %v", f.min, f.max)
+	}
+	*f.p = v
+	return nil
+}
+
+// choiceFlag is a string flag with a fixed set of values.
+type choiceFlag struct {
+	p       *string
+	choices []string
+}
+
+func (f *choiceFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return *f.p
+}
+
+func (f *choiceFlag) Set(s string) error {
+	if !slices.Contains(f.choices, s) {
+		return fmt.Errorf("must be one of %s", strings.Join(f.choices, ", "))
+	}
+	*f.p = s
+	return nil
 }
 
 // config is the suite configuration the flags describe.
 func (s *suiteFlags) config(hf *hostFlags) (suite.Config, error) {
 	c := s.cfg
-	if c.AuthTTL < 0 {
-		return c, &usageError{"--auth-ttl must not be negative"}
-	}
 	c.ConfLines = s.confLines
 	if err := loader.CheckEnv(s.env); err != nil {
 		return c, &usageError{err.Error()}
@@ -86,7 +155,8 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		if err := fs.Parse(args); err == flag.ErrHelp {
 			return nil, &helpRequest{fs}
 		} else if err != nil {
-			return nil, &usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+			msg := strings.Replace(err.Error(), "for flag -", "for --", 1)
+			return nil, &usageError{fmt.Sprintf("%s: %s", fs.Name(), msg)}
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

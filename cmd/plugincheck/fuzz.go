@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plugincheck/plugincheck/internal/cleanup"
 	"github.com/plugincheck/plugincheck/loader"
 	"github.com/plugincheck/plugincheck/loader/profile"
 )
@@ -61,6 +62,8 @@ type FuzzReport struct {
 	Unique         []FuzzRecord `json:"unique_failures"`
 	WorkersStarted int          `json:"workers_started"`
 	Errors         []string     `json:"errors,omitempty"`
+	// Interrupted: a signal ended the campaign before its duration.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // ReproReport is what `plugincheck fuzz --repro FILE --json` prints.
@@ -143,6 +146,14 @@ func fuzzCmd(args []string, stdout, stderr io.Writer) error {
 			return &usageError{fmt.Sprintf("--corpus %s is not a directory", ff.corpus)}
 		}
 	}
+	if repro == nil {
+		// Where findings go can take them: checked before the campaign.
+		for _, d := range [][2]string{{"crashers", ff.crashers}, {"corpus", ff.corpus}} {
+			if err := checkDir(d[0], d[1]); err != nil {
+				return err
+			}
+		}
+	}
 	s, err := openSession(paths[0], &hf, &sf, uint64(ff.memLimitMiB)<<20)
 	if err != nil {
 		return err
@@ -171,7 +182,11 @@ func fuzzCmd(args []string, stdout, stderr io.Writer) error {
 		c.seed = rand.Uint64()
 	}
 	rep, err := c.run(stderr)
-	if err != nil {
+	if sig, _ := cleanup.Interrupted(); sig != 0 && rep != nil {
+		// What was found before the interrupt stands; the campaign's end
+		// is not a result.
+		rep.Interrupted = true
+	} else if err != nil {
 		return err
 	}
 	if ff.json {
@@ -179,6 +194,13 @@ func fuzzCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, string(data))
 	} else {
 		rep.write(stdout)
+	}
+	if c.lost != nil {
+		return &usageError{"a finding was lost: " + pathless(c.lost)}
+	}
+	if sig, _ := cleanup.Interrupted(); sig != 0 {
+		return &exitStatus{code: cleanup.ExitCode(sig), err: fmt.Errorf("interrupted by %s after %.1fs: %d execs, %d unique failure(s) saved in %s",
+			cleanup.Name(sig), rep.DurationS, rep.Execs, len(rep.Unique), ff.crashers)}
 	}
 	if len(rep.Unique) > 0 {
 		return &exitStatus{code: 1, err: fmt.Errorf("%d failure(s) found; first: %s, reproducer %s",
@@ -209,7 +231,7 @@ func fuzzRepro(s *session, cfg loader.FuzzConfig, targets []loader.FuzzTarget, f
 		}
 		kind = rec.Kind
 	}
-	fail, err := s.sandbox.Reproduce(context.Background(), cfg, in, kind)
+	fail, err := s.sandbox.Reproduce(cleanup.Context(), cfg, in, kind)
 	if err != nil {
 		return err
 	}
@@ -260,6 +282,7 @@ type campaign struct {
 	found  map[string]*FuzzRecord
 	order  []string // keys of found, in order
 	errs   []string
+	lost   error // the first finding or corpus entry that could not be saved
 
 	failures atomic.Int64
 	workers  atomic.Int64
@@ -293,7 +316,9 @@ func (c *campaign) addCorpus(ins []loader.FuzzInput, save bool) int {
 		c.corpus = append(c.corpus, in)
 		n++
 		if save && c.ff.corpus != "" {
-			os.WriteFile(filepath.Join(c.ff.corpus, k[:16]), in.Data, 0o644)
+			if err := os.WriteFile(filepath.Join(c.ff.corpus, k[:16]), in.Data, 0o644); err != nil && c.lost == nil {
+				c.lost = err
+			}
 		}
 	}
 	return n
@@ -346,7 +371,7 @@ func (c *campaign) errorf(format string, args ...any) {
 }
 
 func (c *campaign) run(stderr io.Writer) (*FuzzReport, error) {
-	ctx := context.Background()
+	ctx := cleanup.Context()
 	if c.ff.corpus != "" {
 		if err := os.MkdirAll(c.ff.corpus, 0o755); err != nil {
 			return nil, &usageError{"--corpus: " + err.Error()}
@@ -438,7 +463,7 @@ func (c *campaign) run(stderr io.Writer) (*FuzzReport, error) {
 	}
 	rep.Errors = c.errs
 	c.mu.Unlock()
-	if rep.Execs == 0 && len(rep.Errors) > 0 {
+	if rep.Execs == 0 && len(rep.Errors) > 0 && ctx.Err() == nil {
 		return nil, errors.New("no input could be run: " + rep.Errors[0])
 	}
 	return rep, nil
@@ -456,7 +481,7 @@ func (c *campaign) job(ctx context.Context, id int, j *fuzzJob, deadline time.Ti
 	}()
 	count := 256
 	errorsInARow := 0
-	for batch := 0; time.Now().Before(deadline); batch++ {
+	for batch := 0; time.Now().Before(deadline) && ctx.Err() == nil; batch++ {
 		if fw == nil {
 			var err error
 			if fw, err = c.s.sandbox.NewFuzzWorker(ctx, c.cfg); err != nil {
@@ -487,6 +512,10 @@ func (c *campaign) job(ctx context.Context, id int, j *fuzzJob, deadline time.Ti
 			}
 		}
 		switch {
+		case ctx.Err() != nil:
+			// Interrupted: the worker was killed by the interrupt, not by
+			// the input; nothing of this batch is a finding.
+			return
 		case fail != nil:
 			// Smaller batches while failures are frequent: what a batch
 			// found is lost with its worker.
@@ -561,19 +590,27 @@ func (c *campaign) failure(ctx context.Context, fail *loader.FuzzFailure) {
 	if r.Detail == "" {
 		r.Detail = fail.Detail
 	}
+	var lost error
 	if err := os.WriteFile(path, small.Input.Data, 0o644); err != nil {
 		c.errorf("saving %s: %v", path, err)
+		lost = err
 	}
 	if len(small.Input.Data) != len(fail.Input.Data) {
 		r.Original = path + ".orig"
-		os.WriteFile(r.Original, fail.Input.Data, 0o644)
+		if err := os.WriteFile(r.Original, fail.Input.Data, 0o644); err != nil {
+			lost = err
+		}
 	}
 	data, _ := json.MarshalIndent(r, "", "  ")
 	if err := os.WriteFile(path+".json", append(data, '\n'), 0o644); err != nil {
 		c.errorf("saving %s.json: %v", path, err)
+		lost = err
 	}
 	c.mu.Lock()
 	*rec = r
+	if lost != nil && c.lost == nil {
+		c.lost = lost
+	}
 	c.mu.Unlock()
 }
 
@@ -641,6 +678,9 @@ func (r *FuzzReport) write(w io.Writer) {
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "error: %s\n", e)
+	}
+	if r.Interrupted {
+		fmt.Fprintln(w, "interrupted before the campaign's duration: the figures are of the part that ran")
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/plugincheck/plugincheck/internal/cleanup"
 	"github.com/plugincheck/plugincheck/loader"
 )
 
@@ -115,7 +115,7 @@ func tryLoad(t *loader.Target, slurmConf string) (*loadResult, error) {
 		return nil, err
 	}
 	defer sb.Close()
-	w, err := sb.Start(context.Background())
+	w, err := sb.Start(cleanup.Context())
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ import (
 
 func main() {
 	loader.ServeWorkerIfRequested()
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(cliMain(os.Args[1:]))
 }
 
 // usageError is bad input to the tool itself: one line, exit status 2.
@@ -57,6 +57,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		} else {
 			err = &usageError{fmt.Sprintf("unknown command %q (try: plugincheck --help)", args[0])}
 		}
+	}
+	if code, ok := interrupted(err, stderr); ok {
+		return code
 	}
 	if err == nil {
 		return 0
@@ -107,7 +110,9 @@ Flags common to commands that load a plugin:
   --generation NAME   use this API generation instead of the detected one
 
 Exit status: 0 conformant (a filtered run: every selected MUST clause passed),
-1 a MUST clause failed (or the plugin would not load), 2 usage or setup error,
-3 incomplete: no MUST clause failed but an applicable one was not tested
-(the verdict names it and the flag that enables it).
+1 a MUST clause failed (or the plugin would not load), 2 usage or setup error
+(a report that cannot be written included), 3 incomplete: no MUST clause failed
+but an applicable one was not tested (the verdict names it and the flag that
+enables it), 128+N stopped by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP,
+131 SIGQUIT): workers, munged and temporary files removed, no verdict.
 `

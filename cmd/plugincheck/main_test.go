@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 	// certify runs the suite in a child process of its own binary: in
 	// tests, that is this binary acting as the CLI.
 	if os.Getenv("PLUGINCHECK_TEST_AS_CLI") != "" {
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+		os.Exit(cliMain(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
@@ -182,7 +182,7 @@ func TestBadInput(t *testing.T) {
 		}, `line 2: unknown key "frobnicate"`},
 		{"config: wrong type", func(t *testing.T) []string {
 			return []string{"run", "--config", write(t, "c.yaml", []byte("auth-ttl: soon\n")), "x.so"}
-		}, "auth-ttl: parse error"},
+		}, "auth-ttl: must be a whole number from 0 to 3600 seconds"},
 		{"config: list for a single value", func(t *testing.T) []string {
 			return []string{"run", "--config", write(t, "c.yaml", []byte("auth-ttl: [1, 2]\n")), "x.so"}
 		}, "auth-ttl takes one value, not a list"},

@@ -60,8 +60,17 @@ func runCmd(args []string, stdout io.Writer) error {
 	}
 	opts.Focus, opts.Skip = focus, skip
 	opts.Progress = os.Stderr
+	// Every report the run ends by writing can be written: a lost report
+	// is found now, not after the run.
+	for _, o := range [][2]string{{"summary-json", *summaryJSON}, {"junit-report", opts.JUnitReport},
+		{"json-report", opts.JSONReport}, {"html-report", *htmlReport}} {
+		if err := checkOutput(o[0], o[1]); err != nil {
+			return err
+		}
+	}
 	worst := 0
 	var summaries []*suite.Summary
+	var lost error // the first report that could not be written
 	// Several plugins still write one JUnit file (one <testsuite> each) and
 	// one Ginkgo JSON file (one report each): each run writes its own into
 	// a temporary directory, and they are joined at the end.
@@ -80,33 +89,53 @@ func runCmd(args []string, stdout io.Writer) error {
 			o.JUnitReport, o.JSONReport = parts.name(opts.JUnitReport, i, "xml"), parts.name(opts.JSONReport, i, "json")
 		}
 		sum, err := suite.Run(c, o)
-		if err != nil {
+		if sum == nil {
 			return err
+		}
+		if err != nil && lost == nil {
+			lost = err
 		}
 		sum.WriteTable(stdout)
 		summaries = append(summaries, sum)
+		if sum.Interrupted {
+			worst = sum.ExitCode()
+			break // the plugins after it are not run
+		}
 		worst = worseExit(worst, sum.ExitCode())
 	}
 	if *summaryJSON != "" {
 		var v any = summaries[0]
-		if len(summaries) > 1 {
+		if len(paths) > 1 {
 			v = summaries
 		}
 		data, _ := json.MarshalIndent(v, "", "  ")
-		if err := os.WriteFile(*summaryJSON, append(data, '\n'), 0o644); err != nil {
-			return err
+		if err := os.WriteFile(*summaryJSON, append(data, '\n'), 0o644); err != nil && lost == nil {
+			lost = &usageError{"--summary-json " + *summaryJSON + ": " + pathless(err)}
 		}
 	}
-	if err := parts.join(opts.JUnitReport, opts.JSONReport, len(paths)); err != nil {
-		return err
+	if err := parts.join(opts.JUnitReport, opts.JSONReport, len(summaries)); err != nil && lost == nil {
+		lost = err
 	}
 	if *htmlReport != "" {
-		if err := writeHTML(*htmlReport, summaries); err != nil {
-			return err
+		if err := writeHTML(*htmlReport, summaries); err != nil && lost == nil {
+			lost = err
 		}
 	}
-	if worst != 0 {
-		return &exitStatus{code: worst, err: errors.New(summaries[len(summaries)-1].Verdict)}
+	last := summaries[len(summaries)-1]
+	switch {
+	case last.Interrupted:
+		msg := last.Verdict
+		if len(paths) > 1 {
+			msg += fmt.Sprintf(" (plugin %d of %d)", len(summaries), len(paths))
+		}
+		if lost != nil {
+			msg += "; and a report was lost: " + lost.Error()
+		}
+		return &exitStatus{code: worst, err: errors.New(msg)}
+	case lost != nil:
+		return lost
+	case worst != 0:
+		return &exitStatus{code: worst, err: errors.New(last.Verdict)}
 	}
 	return nil
 }
@@ -201,7 +230,7 @@ func writeHTML(path string, summaries []*suite.Summary) error {
 		return err
 	}
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("--html-report: %w", err)
+		return &usageError{"--html-report " + path + ": " + pathless(err)}
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/plugincheck/plugincheck/internal/bundle"
+	"github.com/plugincheck/plugincheck/internal/cleanup"
 	"github.com/plugincheck/plugincheck/suite"
 )
 
@@ -112,10 +113,11 @@ func rerunBundle(rep *bundle.Report, plugin string, stdout io.Writer) error {
 		return &usageError{fmt.Sprintf("host library %s (SHA-256 %s) is not the certified one (%s, SHA-256 %s): a re-run would test another Slurm build",
 			info.Host.Library, info.Host.SHA256, rep.Plugin.Host.Library, rep.Plugin.Host.SHA256)}
 	}
-	tmp, err := os.MkdirTemp("", "plugincheck-rerun-")
+	tmp, forget, err := cleanup.MkdirTemp("rerun")
 	if err != nil {
 		return err
 	}
+	defer forget()
 	defer os.RemoveAll(tmp)
 	summaryPath := filepath.Join(tmp, bundle.SummaryJSON)
 	args := append([]string{"run", plugin}, rep.Env.RunArgs...)
@@ -124,7 +126,7 @@ func rerunBundle(rep *bundle.Report, plugin string, stdout io.Writer) error {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	fmt.Fprintf(stdout, "%-14s plugincheck %s\n", "re-run", shellJoin(args))
-	runErr := cmd.Run()
+	runErr := runChild(cmd)
 	var again suite.Summary
 	data, err := os.ReadFile(summaryPath)
 	if err == nil {

@@ -8,12 +8,17 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/plugincheck/plugincheck/internal/cleanup"
+	"github.com/plugincheck/plugincheck/internal/fileinfo"
 )
 
 // Daemon is a running munged.
@@ -25,6 +30,8 @@ type Daemon struct {
 	cmd     *exec.Cmd
 	stderr  strings.Builder
 	done    chan struct{}
+	stop    sync.Once
+	forget  func()
 }
 
 // Binary is where Debian's munge package installs the daemon.
@@ -39,12 +46,14 @@ func Start(ctx context.Context) (*Daemon, error) {
 	if _, err := os.Stat(Binary); err != nil {
 		return nil, ErrNotInstalled
 	}
-	dir, err := os.MkdirTemp("", "plugincheck-munged-")
+	dir, forget, err := cleanup.MkdirTemp("munged")
 	if err != nil {
 		return nil, err
 	}
+	defer forget() // from here on, Stop's own registration removes dir
 	// munged insists on a socket directory every client may search.
 	if err := os.Chmod(dir, 0o755); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	d := &Daemon{Dir: dir, Socket: filepath.Join(dir, "munge.sock"), KeyFile: filepath.Join(dir, "munge.key"), done: make(chan struct{})}
@@ -65,10 +74,15 @@ func Start(ctx context.Context) (*Daemon, error) {
 		return nil, fmt.Errorf("start munged: %w", err)
 	}
 	go func() { d.cmd.Wait(); close(d.done) }()
+	d.forget = cleanup.Add(func() { d.Stop() })
 	deadline := time.Now().Add(10 * time.Second)
 	for {
+		// Ready when the socket accepts a connection, not when it appears.
 		if st, err := os.Stat(d.Socket); err == nil && st.Mode()&os.ModeSocket != 0 {
-			return d, nil
+			if c, err := net.DialTimeout("unix", d.Socket, time.Second); err == nil {
+				c.Close()
+				return d, nil
+			}
 		}
 		select {
 		case <-d.done:
@@ -98,9 +112,40 @@ func (d *Daemon) AuthInfo(ttl int) string {
 // Stop kills the daemon and removes its directory. SIGTERM makes munged
 // linger about two seconds; its state is throwaway, so it gets SIGKILL.
 func (d *Daemon) Stop() error {
-	if d.cmd.Process != nil {
-		syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+	var err error
+	d.stop.Do(func() {
+		if d.cmd.Process != nil {
+			syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+		}
+		<-d.done
+		err = os.RemoveAll(d.Dir)
+		if d.forget != nil {
+			d.forget()
+		}
+	})
+	return err
+}
+
+// Probe checks that socket is the socket of a running munged: a Unix socket
+// that accepts a connection. A missing file, another kind of file or a
+// socket nobody listens on is an error that says which.
+func Probe(socket string) error {
+	st, err := os.Stat(socket)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return errors.New("no such socket")
+	case err != nil:
+		return err
+	case st.Mode()&os.ModeSocket == 0:
+		return fmt.Errorf("is not a socket but %s", fileinfo.Kind(st.Mode()))
 	}
-	<-d.done
-	return os.RemoveAll(d.Dir)
+	c, err := net.DialTimeout("unix", socket, 2*time.Second)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) {
+			err = op.Err
+		}
+		return fmt.Errorf("no munged answers: %v", err)
+	}
+	return c.Close()
 }

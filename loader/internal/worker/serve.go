@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"syscall"
 	"time"
 	"unsafe"
@@ -235,6 +236,16 @@ func (s *server) reload() {
 var daemonBits = map[string]uint32{
 	"slurmdbd": 1 << 1, "slurmscriptd": 1 << 2, "slurmctld": 1 << 3, "slurmd": 1 << 4,
 	"slurmstepd": 1 << 5, "sackd": 1 << 6, "slurmrestd": 1 << 7,
+}
+
+// DaemonNames are the daemons a worker can pretend to be, sorted.
+func DaemonNames() []string {
+	names := make([]string, 0, len(daemonBits))
+	for n := range daemonBits {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // becomeDaemon sets what run_in_daemon() reads: slurm_prog_name up to
