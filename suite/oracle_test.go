@@ -1,6 +1,7 @@
 package suite_test
 
 import (
+	"context"
 	"regexp"
 	"strconv"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/plugincheck/plugincheck/internal/testenv"
 	"github.com/plugincheck/plugincheck/loader"
+	"github.com/plugincheck/plugincheck/loader/munged"
 	"github.com/plugincheck/plugincheck/suite"
 )
 
@@ -80,7 +82,13 @@ func TestOracleRealMunge(t *testing.T) {
 				t.Errorf("%s %s: %s (%s)", plugin, id, c.Result, c.Reason)
 			}
 		}
-		s = runOracle(t, suite.Config{Plugin: path, Munged: "/nonexistent/munge.socket"}, "ORACLE-MUNGE")
+		// A munged the suite did not start: its key is unknown to the suite.
+		d, err := munged.Start(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s = runOracle(t, suite.Config{Plugin: path, Munged: d.Socket}, "ORACLE-MUNGE")
+		d.Stop()
 		if c := clause(t, s, "ORACLE-MUNGE"); c.Result != suite.NotTested || !strings.Contains(c.Reason, "munge key is unknown") {
 			t.Errorf("%s with --munged SOCKET: ORACLE-MUNGE %s (%s), want not tested", plugin, c.Result, c.Reason)
 		}
