@@ -149,7 +149,7 @@ func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
 }
 
 // hostSymbols are host functions specs may call through Worker.Call.
-var hostSymbols = []string{"slurm_strerror"}
+var hostSymbols = []string{"slurm_strerror", "destroy_identity"}
 
 func symbolsOf(p *profile.Profile) []string {
 	var out []string
@@ -503,6 +503,13 @@ func (w *Worker) Free(p uintptr, xmalloc bool) error {
 		how = wire.Xmalloc
 	}
 	_, err := w.request("free", func(e *wire.Encoder) { e.U8(uint8(wire.OpFree)); e.U8(uint8(how)); e.U64(uint64(p)) })
+	return err
+}
+
+// Write stores b at p in the worker, as the framework writes into plugin
+// memory. A bad p crashes the worker (reported like any crash).
+func (w *Worker) Write(p uintptr, b []byte) error {
+	_, err := w.request("write", func(e *wire.Encoder) { e.U8(uint8(wire.OpWrite)); e.U64(uint64(p)); e.Blob(b) })
 	return err
 }
 

@@ -32,6 +32,7 @@ var Clauses = []Clause{
 	{"AUTH-IDS", Must, "verified uid and gid are the creator's real ids"},
 	{"AUTH-NOBODY", Must, "uid and gid are SLURM_AUTH_NOBODY before and after a failed verify"},
 	{"AUTH-HOST", Should, "get_host names the creating host"},
+	{"AUTH-OWN", Must, "get_host, get_data and get_identity hand out fresh blocks the caller frees"},
 	{"AUTH-PACK", Must, "pack succeeds for any live credential into any buffer"},
 	{"AUTH-RECIPROCAL", Must, "unpack(pack(c)) is equivalent and consumes exactly what pack wrote"},
 	{"AUTH-WIRE", Must, "packed bytes follow the generation's wire format"},

@@ -125,6 +125,9 @@ func init() {
 			Expect(ok).To(BeTrue(), "get_host returned NULL, errno %d", r.Errno)
 			Expect(namesThisHost(host)).To(BeTrue(), "get_host returned %q, which is not this host (%s)", host, shortHost())
 		}})
+	register(Spec{Clause: "AUTH-OWN", Level: Must, Kinds: auth, Area: Robustness,
+		Text: "get_host, get_data and get_identity return a fresh xmalloc block per call, which the caller frees before it goes on using the credential",
+		Body: func(c *Ctx) { c.authOwn() }})
 	register(Spec{Clause: "AUTH-PACK", Level: Must, Kinds: auth, Area: Wire,
 		Text: "pack succeeds for created, unpacked and verified credentials into empty, non-empty and too-small buffers",
 		Body: func(c *Ctx) {
@@ -310,6 +313,85 @@ func init() {
 			Expect(res.Failed).To(BeZero(), "cycles fail: %s", res.FirstFailure)
 			Expect(res.HeapGrowth).To(BeNumerically("<", 1<<20), "heap grew by %d bytes over 10,000 cycles", res.HeapGrowth)
 		}})
+}
+
+// authOwn is what the framework does with get_host and get_data results:
+// it frees each with xfree (auth_g_get_host callers, slurm_auth.c) and goes
+// on using the credential. A plugin that hands out its own pointer gets its
+// memory freed under it: slurmctld aborts on a double free at destroy. Two
+// calls must give two blocks, each an xmalloc block; after freeing them the
+// credential still answers get_host and get_data, packs, and is destroyed.
+func (c *Ctx) authOwn() {
+	k := c.authKit()
+	data := []byte("plugincheck owns this copy")
+	cred, _ := k.fresh(data)
+	k.mustVerify(cred)
+	checked := 0
+	distinct := func(what string, p1, p2 uintptr) {
+		Expect(p1).NotTo(Equal(p2),
+			"two %s calls returned the same block %#x: the plugin's own memory, which the framework frees with xfree after each call", what, p1)
+	}
+	free := func(what string, p uintptr) {
+		Expect(k.a.W.XfreeChecked(p, what)).To(Succeed(), "freeing %s with xfree, as the framework does", what)
+	}
+	h1, r, err := k.a.HostRaw(cred)
+	Expect(err).NotTo(HaveOccurred(), "get_host")
+	if h1 != 0 {
+		h2, _, err := k.a.HostRaw(cred)
+		Expect(err).NotTo(HaveOccurred(), "get_host a second time")
+		Expect(h2).NotTo(BeZero(), "get_host returned NULL the second time, errno %d", r.Errno)
+		distinct("get_host", h1, h2)
+		free("get_host's string", h1)
+		free("get_host's second string", h2)
+		checked++
+	}
+	if k.a.Profile.Has(profile.OpGetData) {
+		d1, n1, rc, r, err := k.a.DataRaw(cred)
+		Expect(err).NotTo(HaveOccurred(), "get_data")
+		Expect(rc).To(BeZero(), "get_data returned %d, errno %d", rc, r.Errno)
+		Expect(n1).To(Equal(len(data)), "get_data length")
+		d2, _, _, _, err := k.a.DataRaw(cred)
+		Expect(err).NotTo(HaveOccurred(), "get_data a second time")
+		distinct("get_data", d1, d2)
+		free("get_data's block", d1)
+		free("get_data's second block", d2)
+		checked++
+	}
+	if k.a.Profile.Has(profile.OpGetIdentity) {
+		i1, _, err := k.a.IdentityRaw(cred)
+		Expect(err).NotTo(HaveOccurred(), "get_identity")
+		if i1 != 0 {
+			i2, _, err := k.a.IdentityRaw(cred)
+			Expect(err).NotTo(HaveOccurred(), "get_identity a second time")
+			distinct("get_identity", i1, i2)
+			if k.a.W.Has("destroy_identity") {
+				Expect(k.a.DestroyIdentity(i1)).To(Succeed(), "destroy_identity of get_identity's result")
+				Expect(k.a.DestroyIdentity(i2)).To(Succeed(), "destroy_identity of the second result")
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		c.NotTested("get_host returned NULL for a verified credential (see AUTH-HOST) and the generation has no get_data")
+	}
+	// The credential after its results were freed: still whole.
+	if h1 != 0 {
+		host, ok, _, err := k.a.Host(cred)
+		Expect(err).NotTo(HaveOccurred(), "get_host after the earlier results were freed")
+		Expect(ok).To(BeTrue(), "get_host returned NULL after the earlier results were freed")
+		Expect(namesThisHost(host)).To(BeTrue(), "get_host after the earlier results were freed returned %q", host)
+	}
+	if k.a.Profile.Has(profile.OpGetData) {
+		got, _, _, err := k.a.Data(cred)
+		Expect(err).NotTo(HaveOccurred(), "get_data after the earlier results were freed")
+		Expect(string(got)).To(Equal(string(data)), "get_data after the earlier results were freed")
+	}
+	k.unpack(k.pack(cred))
+	rc, r, err := k.a.Destroy(cred)
+	Expect(err).NotTo(HaveOccurred(), "destroy after the caller freed what get_host/get_data returned")
+	Expect(rc).To(BeZero(), "destroy returned %d, errno %d", rc, r.Errno)
+	// glibc finds some heap corruption only at the next allocation.
+	k.destroy(k.create([]byte("after")))
 }
 
 // failingCopy unpacks single-byte changes of packed until one unpacks but
