@@ -22,6 +22,7 @@ var fixtureHost = map[string]string{
 	"auth_good_2205.so":    "22.05",
 	"auth_good_2411.so":    "24.11",
 	"auth_good_2605.so":    "26.05",
+	"auth_good_cache.so":   "22.05",
 	"cred_good_key.so":     "22.05",
 	"cred_good_replay.so":  "22.05",
 	"cred_good_seed.so":    "22.05",
