@@ -48,7 +48,7 @@ var Clauses = []Clause{
 	{"AUTH-LEAK", Should, "10,000 cycles in the steady state grow the heap by less than 1 MiB"},
 	{"CRED-KEY", Must, "read_private_key and read_public_key return keys for valid files"},
 	{"CRED-KEY-BAD", Should, "bad key files give NULL with errno, no crash"},
-	{"CRED-SIGN", Must, "sign returns an xmalloc'd signature for 0 B to 1 MiB buffers"},
+	{"CRED-SIGN", Must, "sign returns an xmalloc'd signature for 0 B to 64 KiB buffers (MUST), 1 MiB (SHOULD)"},
 	{"CRED-VERIFY", Must, "verify_sign accepts the signature just made"},
 	{"CRED-TAMPER", Must, "verify_sign rejects every changed buffer or signature"},
 	{"CRED-FAILVAL", Must, "a rejection is non-zero (MUST), SLURM_ERROR with errno (SHOULD)"},
