@@ -29,6 +29,9 @@ type SandboxOptions struct {
 	AuthInfo string
 	// ExtraConf lines are appended to the generated slurm.conf.
 	ExtraConf []string
+	// Env sets variables of the workers' environment ("NAME=value"), over
+	// the SLURM_* variables they inherit.
+	Env []string
 	// Daemon is the Slurm daemon workers pretend to be ("slurmctld", …);
 	// empty for a client process.
 	Daemon string
@@ -56,6 +59,8 @@ type Sandbox struct {
 	loader                  string // dynamic loader of a sysroot, "" for the machine's
 	libraryPath             []string
 	opts                    SandboxOptions
+	// keyAccess: workers get CAP_DAC_READ_SEARCH (keyaccess.go).
+	keyAccess bool
 }
 
 // NewSandbox prepares the files workers of t need. Close removes them.
@@ -83,6 +88,7 @@ func (t *Target) NewSandbox(opts SandboxOptions) (*Sandbox, error) {
 	if opts.GID != nil {
 		s.GID = *opts.GID
 	}
+	s.keyAccess = s.UID != os.Geteuid() && mayGrantKeyAccess()
 	if err := s.stage(); err != nil {
 		s.Close()
 		return nil, err

@@ -55,8 +55,17 @@ type Worker struct {
 }
 
 // Start launches a worker: host library and plugin loaded, init not yet
-// called.
-func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
+// called. It reads key files as the daemon would (KeyAccess).
+func (s *Sandbox) Start(ctx context.Context) (*Worker, error) { return s.start(ctx, s.keyAccess) }
+
+// StartWithoutKeyAccess launches a worker that reads files with its uid's
+// permissions only, as a daemon running as SlurmUser does: what specs of
+// unreadable key files need.
+func (s *Sandbox) StartWithoutKeyAccess(ctx context.Context) (*Worker, error) {
+	return s.start(ctx, false)
+}
+
+func (s *Sandbox) start(ctx context.Context, keyAccess bool) (*Worker, error) {
 	syms := symbolsOf(s.Target.Profile)
 	cfg, err := json.Marshal(worker.Config{
 		HostLib: s.hostLib, Plugin: s.plugin, SlurmConf: s.Conf, Symbols: syms, HostSymbols: hostSymbols,
@@ -89,11 +98,18 @@ func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
 		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 		"LANG=C",
 	}
+	set := map[string]bool{}
+	for _, kv := range s.opts.Env {
+		name, _, _ := strings.Cut(kv, "=")
+		set[name] = true
+	}
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "SLURM_") && !strings.HasPrefix(kv, "SLURM_CONF=") {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(kv, "SLURM_") && name != "SLURM_CONF" && !set[name] {
 			env = append(env, kv)
 		}
 	}
+	env = append(env, s.opts.Env...)
 	cmd := &exec.Cmd{Path: s.binary, Args: []string{"plugincheck-worker"}, Env: env}
 	libPath := strings.Join(s.libraryPath, ":")
 	if s.loader != "" {
@@ -111,6 +127,9 @@ func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if s.UID != os.Geteuid() {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(s.UID), Gid: uint32(s.GID), Groups: []uint32{}}
+		if keyAccess {
+			cmd.SysProcAttr.AmbientCaps = []uintptr{capDACReadSearch}
+		}
 	}
 	w := &Worker{
 		sb: s, cmd: cmd, req: reqW, resp: bufio.NewReaderSize(spinReader{respR}, 64<<10),

@@ -52,6 +52,12 @@ var fixtureCorpus = map[string]string{
 	"cred_bad2_unpack.so": "../fixtures/cred2/corpus",
 }
 
+// fixtureKeyVariable names, per fixture, the environment variable through
+// which its run gets a good key file (LIFE-BADCONF then breaks that file).
+var fixtureKeyVariable = map[string]string{
+	"auth_bad_badenv.so": "SLURM_AUTH_GOOD_KEY",
+}
+
 // defectFiles list the broken fixtures, per family.
 var defectFiles = []string{"auth/defects.tsv", "cred/defects.tsv", "cred2/defects.tsv"}
 
@@ -94,6 +100,9 @@ func checkFixture(t *testing.T, name string) *suite.Summary {
 	series := fixtureHost[name]
 	if series == "" {
 		series = "22.05"
+	}
+	if v := fixtureKeyVariable[name]; v != "" {
+		t.Setenv(v, secretFile(t, keyDir(t), "auth.key", 32))
 	}
 	s, err := suite.Run(suite.Config{
 		Plugin: testenv.Fixture(t, name),

@@ -138,7 +138,9 @@ func init() {
 		Text: "a missing, unreadable, empty or corrupt key file gives NULL with errno, and no crash",
 		Body: func(c *Ctx) {
 			c.Need(profile.OpSign)
-			cr := c.Cred()
+			cr, err := c.StartWithoutKeyAccess().Cred()
+			Expect(err).NotTo(HaveOccurred())
+			c.init(cr.Init)
 			keys := c.run.keys
 			ignored := 0
 			cases := []struct{ what, path string }{{"missing", keys.missing}, {"unreadable", keys.unreadable}, {"empty", keys.empty}, {"corrupt (3 bytes)", keys.corrupt}}
@@ -462,16 +464,15 @@ func (c *Ctx) credUse(cr *loader.Cred) {
 	Expect(err).NotTo(HaveOccurred())
 }
 
-// credBadConf reads a key from a missing file and signs with whatever it
-// got, in a broken environment.
-func (c *Ctx) credBadConf(w *loader.Worker) {
+// credBadConf reads a key from a broken key file (path) and signs with
+// whatever it got, in a broken environment.
+func (c *Ctx) credBadConf(w *loader.Worker, path string) {
 	cr, err := w.Cred()
 	Expect(err).NotTo(HaveOccurred())
 	if !cr.Profile.Has(profile.OpSign) {
 		return
 	}
-	missing := c.run.keys.missing
-	key, r, err := cr.ReadPrivateKey(&missing)
+	key, r, err := cr.ReadPrivateKey(&path)
 	Expect(err).NotTo(HaveOccurred(), "read_private_key with a broken environment must not end the process")
 	if key == 0 {
 		Expect(r.Errno).NotTo(BeZero(), "read_private_key failed without errno")
