@@ -343,17 +343,21 @@ func (c *Ctx) authOwn() {
 		free("get_host's second string", h2)
 		checked++
 	}
+	// get_data may hand out nothing (auth/none carries no data: AUTH-DATA's
+	// business); what it hands out must be the caller's.
+	hasData := false
 	if k.a.Profile.Has(profile.OpGetData) {
-		d1, n1, rc, r, err := k.a.DataRaw(cred)
+		d1, _, _, _, err := k.a.DataRaw(cred)
 		Expect(err).NotTo(HaveOccurred(), "get_data")
-		Expect(rc).To(BeZero(), "get_data returned %d, errno %d", rc, r.Errno)
-		Expect(n1).To(Equal(len(data)), "get_data length")
-		d2, _, _, _, err := k.a.DataRaw(cred)
-		Expect(err).NotTo(HaveOccurred(), "get_data a second time")
-		distinct("get_data", d1, d2)
-		free("get_data's block", d1)
-		free("get_data's second block", d2)
-		checked++
+		if d1 != 0 {
+			d2, _, _, _, err := k.a.DataRaw(cred)
+			Expect(err).NotTo(HaveOccurred(), "get_data a second time")
+			distinct("get_data", d1, d2)
+			free("get_data's block", d1)
+			free("get_data's second block", d2)
+			checked++
+			hasData = true
+		}
 	}
 	if k.a.Profile.Has(profile.OpGetIdentity) {
 		i1, _, err := k.a.IdentityRaw(cred)
@@ -370,7 +374,7 @@ func (c *Ctx) authOwn() {
 		}
 	}
 	if checked == 0 {
-		c.NotTested("get_host returned NULL for a verified credential (see AUTH-HOST) and the generation has no get_data")
+		c.NotTested("get_host, get_data and get_identity handed out nothing for a verified credential (see AUTH-HOST, AUTH-DATA)")
 	}
 	// The credential after its results were freed: still whole.
 	if h1 != 0 {
@@ -379,10 +383,15 @@ func (c *Ctx) authOwn() {
 		Expect(ok).To(BeTrue(), "get_host returned NULL after the earlier results were freed")
 		Expect(namesThisHost(host)).To(BeTrue(), "get_host after the earlier results were freed returned %q", host)
 	}
-	if k.a.Profile.Has(profile.OpGetData) {
+	if hasData {
+		// A plugin may hand its block over once (auth/slurm 23.11+ moves
+		// cred->data to the caller): nothing is a fine answer now, other
+		// bytes are not.
 		got, _, _, err := k.a.Data(cred)
 		Expect(err).NotTo(HaveOccurred(), "get_data after the earlier results were freed")
-		Expect(string(got)).To(Equal(string(data)), "get_data after the earlier results were freed")
+		if len(got) > 0 {
+			Expect(string(got)).To(Equal(string(data)), "get_data after the earlier results were freed")
+		}
 	}
 	k.unpack(k.pack(cred))
 	rc, r, err := k.a.Destroy(cred)
