@@ -31,12 +31,19 @@ var fixtureHost = map[string]string{
 }
 
 // fixtureGeneration names the API generation of fixtures whose symbols do
-// not tell it: the replay_okay argument and the seed document's
-// str_error(void) change signatures, not names.
+// not tell it: the seed document's str_error(void) changes a signature,
+// not a name.
 var fixtureGeneration = map[string]string{
-	"cred_good_replay.so": "cred-key-replay",
-	"cred_bad_replay.so":  "cred-key-replay",
-	"cred_good_seed.so":   "seed-cred",
+	"cred_good_seed.so": "seed-cred",
+}
+
+// hostForm lists the fixtures whose generation is the one the host
+// library's calls give: the replay form (6-argument verify_sign), found by
+// reading Debian's 22.05.8-4+deb12u3 libslurmfull, which passes
+// replay_okay (loader.ReadVerifySignForm).
+var hostForm = map[string]bool{
+	"cred_good_replay.so": true,
+	"cred_bad_replay.so":  true,
 }
 
 // keyFormGeneration is the generation of the key-API cred fixtures not
@@ -88,7 +95,7 @@ func generationOf(name string) string {
 	if g := fixtureGeneration[name]; g != "" {
 		return g
 	}
-	if strings.HasPrefix(name, "cred_") && fixtureHost[name] != "24.11" {
+	if strings.HasPrefix(name, "cred_") && fixtureHost[name] != "24.11" && !hostForm[name] {
 		return keyFormGeneration
 	}
 	return ""
