@@ -72,7 +72,26 @@ func (a *Auth) Create(authInfo string, rUID uint32, data []byte) (uintptr, Resul
 		}
 		r, err = call(a.W, a.Profile, profile.OpCreate, info, Int(int64(rUID)), d, Int(int64(len(data))))
 	}
+	if err == nil {
+		err = a.setIndex(r.Ptr())
+	}
 	return r.Ptr(), r, err
+}
+
+// FrameworkIndex is what Slurm's auth framework (slurm_auth.c, auth.c)
+// stores in the first int of every credential that create and unpack
+// return: the plugin's place in its table, 0 for the AuthType plugin
+// (AuthAltTypes count on from 1). A plugin owns its struct from the second
+// field on; docs/framework.md.
+const FrameworkIndex = 0
+
+// setIndex does the framework's "cred->index = index" on a non-NULL
+// credential.
+func (a *Auth) setIndex(cred uintptr) error {
+	if cred == 0 {
+		return nil
+	}
+	return a.W.Write(cred, []byte{FrameworkIndex, 0, 0, 0})
 }
 
 // Destroy frees a credential. For generations where destroy is void the
@@ -110,31 +129,64 @@ func (a *Auth) IDs(cred uintptr) (uid, gid uint32, uidErrno int32, r Result, err
 	return ru.Uint32(), r.Uint32(), ru.Errno, r, err
 }
 
-// Host returns get_host's string (freed with xfree, as Slurm does); ok is
+// Host returns get_host's string, freed with xfree as Slurm does; ok is
 // false when it returned NULL.
 func (a *Auth) Host(cred uintptr) (host string, ok bool, r Result, err error) {
-	if r, err = call(a.W, a.Profile, profile.OpGetHost, Ptr(cred)); err != nil || r.Ptr() == 0 {
+	p, r, err := a.HostRaw(cred)
+	if err != nil || p == 0 {
 		return "", false, r, err
 	}
-	host, _, err = a.W.CStringAt(r.Ptr(), 4096)
+	host, _, err = a.W.CStringAt(p, 4096)
 	if err == nil {
-		err = a.W.Free(r.Ptr(), true)
+		err = a.W.XfreeChecked(p, "get_host's string")
 	}
 	return host, true, r, err
 }
 
+// HostRaw calls get_host and leaves the block it returns to the caller.
+func (a *Auth) HostRaw(cred uintptr) (uintptr, Result, error) {
+	r, err := call(a.W, a.Profile, profile.OpGetHost, Ptr(cred))
+	return r.Ptr(), r, err
+}
+
 // Data returns get_data's bytes (freed with xfree).
 func (a *Auth) Data(cred uintptr) (data []byte, rc int32, r Result, err error) {
-	if r, err = call(a.W, a.Profile, profile.OpGetData, Ptr(cred), Out(8), Out(4)); err != nil {
-		return nil, 0, r, err
+	p, n, rc, r, err := a.DataRaw(cred)
+	if err != nil {
+		return nil, rc, r, err
 	}
-	p, n := uintptr(r.Out(0)), int(r.Out(1))
 	if p != 0 {
 		if data, _, err = a.W.Read(p, n); err == nil {
-			err = a.W.Free(p, true)
+			err = a.W.XfreeChecked(p, "get_data's block")
 		}
 	}
-	return data, r.Int(), r, err
+	return data, rc, r, err
+}
+
+// DataRaw calls get_data and leaves the block it hands out (p, n bytes) to
+// the caller.
+func (a *Auth) DataRaw(cred uintptr) (p uintptr, n int, rc int32, r Result, err error) {
+	if r, err = call(a.W, a.Profile, profile.OpGetData, Ptr(cred), Out(8), Out(4)); err != nil {
+		return 0, 0, 0, r, err
+	}
+	return uintptr(r.Out(0)), int(r.Out(1)), r.Int(), r, nil
+}
+
+// IdentityRaw calls get_identity (23.11+), whose identity_t the framework
+// frees with destroy_identity.
+func (a *Auth) IdentityRaw(cred uintptr) (uintptr, Result, error) {
+	r, err := call(a.W, a.Profile, profile.OpGetIdentity, Ptr(cred))
+	return r.Ptr(), r, err
+}
+
+// DestroyIdentity frees an identity_t with the host's destroy_identity, as
+// FREE_NULL_IDENTITY does; ErrNoSymbol when the host lacks it.
+func (a *Auth) DestroyIdentity(id uintptr) error {
+	if id == 0 {
+		return nil
+	}
+	_, err := a.W.Call("destroy_identity", Ptr(id))
+	return err
 }
 
 // Time returns get_time's value (26.05+).
@@ -156,6 +208,9 @@ func (a *Auth) Pack(cred, buf uintptr, pv uint16) (int32, Result, error) {
 // Unpack reads a credential from buf at protocol version pv.
 func (a *Auth) Unpack(buf uintptr, pv uint16) (uintptr, Result, error) {
 	r, err := call(a.W, a.Profile, profile.OpUnpack, Ptr(buf), Int(int64(pv)))
+	if err == nil {
+		err = a.setIndex(r.Ptr())
+	}
 	return r.Ptr(), r, err
 }
 

@@ -64,32 +64,45 @@ func (c *Cred) SignatureBytes(sig Signature) ([]byte, error) {
 	return b, err
 }
 
-// ErrNotXmalloc reports a signature the caller cannot free with xfree.
+// ErrNotXmalloc reports a block the caller must free with xfree (a
+// signature, a get_host or get_data result) that xmalloc did not allocate.
 type ErrNotXmalloc struct {
+	What  string
 	Ptr   uintptr
 	Magic uint64
 }
 
 func (e *ErrNotXmalloc) Error() string {
-	return fmt.Sprintf("signature at %#x was not allocated with xmalloc (header word %#x, want %#x); Slurm frees it with xfree",
-		e.Ptr, e.Magic, profile.XmallocMagic)
+	what := e.What
+	if what == "" {
+		what = "signature"
+	}
+	return fmt.Sprintf("%s at %#x was not allocated with xmalloc (header word %#x, want %#x); Slurm frees it with xfree",
+		what, e.Ptr, e.Magic, profile.XmallocMagic)
 }
 
 // FreeSignature frees a signature with xfree, as the framework does, after
 // checking the xmalloc header: a block from malloc would otherwise crash the
 // worker with no explanation.
 func (c *Cred) FreeSignature(sig Signature) error {
-	if sig.Ptr == 0 {
+	return c.W.XfreeChecked(sig.Ptr, "signature")
+}
+
+// XfreeChecked frees p with the host's xfree, as the framework frees what a
+// plugin hands out, after checking that p starts an xmalloc block (an
+// *ErrNotXmalloc when not). NULL is a no-op.
+func (w *Worker) XfreeChecked(p uintptr, what string) error {
+	if p == 0 {
 		return nil
 	}
-	magic, _, ok, err := c.W.XmallocHeader(sig.Ptr)
+	magic, _, ok, err := w.XmallocHeader(p)
 	if err != nil {
 		return err
 	}
 	if !ok || magic != profile.XmallocMagic {
-		return &ErrNotXmalloc{Ptr: sig.Ptr, Magic: magic}
+		return &ErrNotXmalloc{What: what, Ptr: p, Magic: magic}
 	}
-	return c.W.Free(sig.Ptr, true)
+	return w.Free(p, true)
 }
 
 // Cycles signs and verifies data iterations times on each of threads OS

@@ -10,9 +10,12 @@ import (
 
 // wantGeneration is what the real Debian plugins implement. Debian's 20.11.4
 // carries the CVE-2022-29500 backport: its auth plugins have the 20.11.9 API.
+// Debian's 22.05.8-4+deb12u3 carries the CVE-2023-49938 backport: its host
+// library passes replay_okay to verify_sign, so its cred plugins are called
+// in the replay form (loader.ReadVerifySignForm).
 var wantGeneration = map[string]map[string]string{
 	"20.11": {"auth": "20.11.9", "cred": "cred-key"},
-	"22.05": {"auth": "22.05", "cred": "cred-key"},
+	"22.05": {"auth": "22.05", "cred": "cred-key-replay"},
 	"24.11": {"auth": "24.11", "cred": "cred-23.11-so"},
 	"26.05": {"auth": "26.05", "cred": "cred-23.11-so"},
 }

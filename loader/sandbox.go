@@ -64,6 +64,8 @@ type Sandbox struct {
 	opts                    SandboxOptions
 	confLines               []string // of the generated slurm.conf
 	forget                  func()   // the interrupt's removal of Dir
+	// keyAccess: workers get CAP_DAC_READ_SEARCH (keyaccess.go).
+	keyAccess bool
 }
 
 // NewSandbox prepares the files workers of t need. Close removes them.
@@ -92,6 +94,7 @@ func (t *Target) NewSandbox(opts SandboxOptions) (*Sandbox, error) {
 		return nil, err
 	}
 	s := &Sandbox{Target: t, Dir: dir, opts: opts, UID: uid, GID: gid, forget: forget}
+	s.keyAccess = s.UID != os.Geteuid() && mayGrantKeyAccess()
 	if err := s.stage(); err != nil {
 		s.Close()
 		return nil, err

@@ -31,6 +31,10 @@ type Target struct {
 	// Forms are the argument forms the host library's code passes, where
 	// it says; Profile follows them (see Host.HostForms).
 	Forms profile.HostForms
+	// VerifySignForm is how the host library calls a key-API cred plugin's
+	// verify_sign, read from its code (nil when it has no key API or is not
+	// x86-64). Where it passes replay_okay, Profile is the replay form.
+	VerifySignForm *HostCallForm
 }
 
 // Open inspects the plugin at path and finds its host. It fails with an
@@ -65,6 +69,16 @@ func Open(path string, opts Options) (*Target, error) {
 				names = append(names, q.Name)
 			}
 			return nil, inputErr("", "known: "+strings.Join(names, ", "), "no %s generation named %q", p.Kind(), opts.Generation)
+		}
+	}
+	if p.Kind() == profile.Cred && t.Profile != nil && t.Profile.Has(profile.OpVerifySign) {
+		// Call verify_sign as this host does, whatever the release number
+		// says (Debian's 22.05.8 carries the 22.05.11 replay_okay argument).
+		if form, err := ReadVerifySignForm(h.Lib.Path); err == nil && form != nil {
+			t.VerifySignForm = form
+			if opts.Generation == "" && form.ReplayOkay && t.Profile == profile.GenCredKey {
+				t.Profile = profile.GenCredKeyReplay
+			}
 		}
 	}
 	switch {

@@ -57,8 +57,17 @@ type Worker struct {
 }
 
 // Start launches a worker: host library and plugin loaded, init not yet
-// called.
-func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
+// called. It reads key files as the daemon would (KeyAccess).
+func (s *Sandbox) Start(ctx context.Context) (*Worker, error) { return s.start(ctx, s.keyAccess) }
+
+// StartWithoutKeyAccess launches a worker that reads files with its uid's
+// permissions only, as a daemon running as SlurmUser does: what specs of
+// unreadable key files need.
+func (s *Sandbox) StartWithoutKeyAccess(ctx context.Context) (*Worker, error) {
+	return s.start(ctx, false)
+}
+
+func (s *Sandbox) start(ctx context.Context, keyAccess bool) (*Worker, error) {
 	if err := cleanup.Check(); err != nil {
 		return nil, &SetupError{Stage: "start worker", Msg: err.Error()}
 	}
@@ -112,6 +121,9 @@ func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if s.UID != os.Geteuid() {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(s.UID), Gid: uint32(s.GID), Groups: []uint32{}}
+		if keyAccess {
+			cmd.SysProcAttr.AmbientCaps = []uintptr{capDACReadSearch}
+		}
 	}
 	w := &Worker{
 		sb: s, cmd: cmd, req: reqW, resp: bufio.NewReaderSize(spinReader{respR}, 64<<10),
@@ -154,7 +166,7 @@ func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
 // hostSymbols are host functions specs may call through Worker.Call;
 // getenv (the C library's, through the host's scope) shows what the plugin
 // sees of its environment.
-var hostSymbols = []string{"slurm_strerror", "getenv"}
+var hostSymbols = []string{"slurm_strerror", "destroy_identity", "getenv"}
 
 func symbolsOf(p *profile.Profile) []string {
 	var out []string
@@ -509,6 +521,13 @@ func (w *Worker) Free(p uintptr, xmalloc bool) error {
 		how = wire.Xmalloc
 	}
 	_, err := w.request("free", func(e *wire.Encoder) { e.U8(uint8(wire.OpFree)); e.U8(uint8(how)); e.U64(uint64(p)) })
+	return err
+}
+
+// Write stores b at p in the worker, as the framework writes into plugin
+// memory. A bad p crashes the worker (reported like any crash).
+func (w *Worker) Write(p uintptr, b []byte) error {
+	_, err := w.request("write", func(e *wire.Encoder) { e.U8(uint8(wire.OpWrite)); e.U64(uint64(p)); e.Blob(b) })
 	return err
 }
 

@@ -81,6 +81,16 @@ func (c *Ctx) Start() *loader.Worker {
 	return w
 }
 
+// StartWithoutKeyAccess starts a worker that reads files with its uid's
+// permissions only (a daemon running as SlurmUser), for specs about key
+// files it must not be able to read.
+func (c *Ctx) StartWithoutKeyAccess() *loader.Worker {
+	w, err := c.run.sandbox.StartWithoutKeyAccess(context.Background())
+	Expect(err).NotTo(HaveOccurred(), "starting a worker")
+	c.workers = append(c.workers, w)
+	return w
+}
+
 // Auth starts a worker and calls init, which must succeed: most clauses
 // are about an initialised plugin.
 func (c *Ctx) Auth() *loader.Auth {

@@ -22,6 +22,7 @@ var fixtureHost = map[string]string{
 	"auth_good_2205.so":    "22.05",
 	"auth_good_2411.so":    "24.11",
 	"auth_good_2605.so":    "26.05",
+	"auth_good_cache.so":   "22.05",
 	"cred_good_key.so":     "22.05",
 	"cred_good_replay.so":  "22.05",
 	"cred_good_seed.so":    "22.05",
@@ -30,18 +31,38 @@ var fixtureHost = map[string]string{
 }
 
 // fixtureGeneration names the API generation of fixtures whose symbols do
-// not tell it: the replay_okay argument and the seed document's
-// str_error(void) change signatures, not names.
+// not tell it: the seed document's str_error(void) changes a signature,
+// not a name.
 var fixtureGeneration = map[string]string{
-	"cred_good_replay.so": "cred-key-replay",
-	"cred_bad_replay.so":  "cred-key-replay",
-	"cred_good_seed.so":   "seed-cred",
+	"cred_good_seed.so": "seed-cred",
 }
+
+// hostForm lists the fixtures whose generation is the one the host
+// library's calls give: the replay form (6-argument verify_sign), found by
+// reading Debian's 22.05.8-4+deb12u3 libslurmfull, which passes
+// replay_okay (loader.ReadVerifySignForm).
+var hostForm = map[string]bool{
+	"cred_good_replay.so": true,
+	"cred_bad_replay.so":  true,
+}
+
+// keyFormGeneration is the generation of the key-API cred fixtures not
+// named above: they are built for the 5-argument verify_sign of upstream
+// 22.05.0-.10, so they are called that way even on a host (Debian's
+// 22.05.8-4+deb12u3) that passes replay_okay, whose form the suite
+// otherwise reads from the host library (loader.ReadVerifySignForm).
+const keyFormGeneration = "cred-key"
 
 // fixtureCorpus gives the 23.11+ cred fixtures valid credentials to mutate.
 var fixtureCorpus = map[string]string{
 	"cred_good2.so":       "../fixtures/cred2/corpus",
 	"cred_bad2_unpack.so": "../fixtures/cred2/corpus",
+}
+
+// fixtureKeyVariable names, per fixture, the environment variable through
+// which its run gets a good key file (LIFE-BADCONF then breaks that file).
+var fixtureKeyVariable = map[string]string{
+	"auth_bad_badenv.so": "SLURM_AUTH_GOOD_KEY",
 }
 
 // defectFiles list the broken fixtures, per family.
@@ -70,6 +91,16 @@ func readDefects(t *testing.T) []defect {
 	return out
 }
 
+func generationOf(name string) string {
+	if g := fixtureGeneration[name]; g != "" {
+		return g
+	}
+	if strings.HasPrefix(name, "cred_") && fixtureHost[name] != "24.11" && !hostForm[name] {
+		return keyFormGeneration
+	}
+	return ""
+}
+
 // checkFixture runs the suite on a fixture on the host it is built for,
 // with a one-second lifetime so expiry is tested.
 func checkFixture(t *testing.T, name string) *suite.Summary {
@@ -77,11 +108,14 @@ func checkFixture(t *testing.T, name string) *suite.Summary {
 	if series == "" {
 		series = "22.05"
 	}
+	if v := fixtureKeyVariable[name]; v != "" {
+		t.Setenv(v, secretFile(t, keyDir(t), "auth.key", 32))
+	}
 	s, err := suite.Run(suite.Config{
 		Plugin: testenv.Fixture(t, name),
 		Loader: loader.Options{
 			HostOptions: loader.HostOptions{SlurmLib: testenv.Plugin(t, series, "libslurmfull.so")},
-			Generation:  fixtureGeneration[name],
+			Generation:  generationOf(name),
 		},
 		AuthTTL:    1,
 		CredCorpus: fixtureCorpus[name],

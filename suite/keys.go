@@ -2,8 +2,11 @@ package suite
 
 import (
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 
 	"github.com/plugincheck/plugincheck/internal/cleanup"
 	"github.com/plugincheck/plugincheck/loader"
@@ -82,4 +85,62 @@ func makeKeyFiles(cfg *Config, rs *runState) (_ *keyFiles, err error) {
 		return nil, err
 	}
 	return k, nil
+}
+
+// keyPaths are the files the run configures the plugin with, where a
+// daemon would read them: --private-key and --public-key, absolute paths
+// in AuthInfo (key=/etc/slurm/x.key), and SLURM_* variables of the
+// workers' environment that name files. name says where each came from.
+func (rs *runState) keyPaths() (paths []string, name map[string]string) {
+	name = map[string]string{}
+	add := func(path, from string) {
+		if st, err := os.Stat(path); path == "" || err == nil && !st.Mode().IsRegular() {
+			return
+		}
+		if _, seen := name[path]; !seen {
+			paths = append(paths, path)
+			name[path] = from
+		}
+	}
+	add(rs.cfg.PrivateKey, "--private-key")
+	add(rs.cfg.PublicKey, "--public-key")
+	for _, kv := range strings.Split(rs.authInfo, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(v, "/") && k != "socket" {
+			add(v, "AuthInfo "+k+"=")
+		}
+	}
+	for _, v := range fileVariables() {
+		add(v[1], "$"+v[0])
+	}
+	return paths, name
+}
+
+// fileVariables are the SLURM_* variables workers inherit whose value is
+// the path of a regular file, sorted by name.
+func fileVariables() [][2]string {
+	var out [][2]string
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "SLURM_") || k == "SLURM_CONF" || !strings.HasPrefix(v, "/") {
+			continue
+		}
+		if st, err := os.Stat(v); err == nil && st.Mode().IsRegular() {
+			out = append(out, [2]string{k, v})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}
+
+// unreadableKeys says, one line each, which configured key files the
+// workers cannot read (a daemon running as root would).
+func (rs *runState) unreadableKeys() []string {
+	paths, name := rs.keyPaths()
+	var out []string
+	for _, p := range paths {
+		if ok, why := rs.sandbox.CanRead(p); !ok {
+			out = append(out, fmt.Sprintf("the worker cannot read the key file %s (%s): %s; specs that need it will fail", p, name[p], why))
+		}
+	}
+	return out
 }

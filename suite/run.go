@@ -19,7 +19,6 @@ import (
 	"github.com/plugincheck/plugincheck/internal/cleanup"
 	"github.com/plugincheck/plugincheck/loader"
 	"github.com/plugincheck/plugincheck/loader/munged"
-	"github.com/plugincheck/plugincheck/loader/profile"
 )
 
 // ServeWorkerIfRequested must be the first call in main and in TestMain of
@@ -34,8 +33,11 @@ type runState struct {
 	munged   *munged.Daemon
 	authInfo string
 	// keys holds the cred key files the suite made (good and bad ones).
-	keys   *keyFiles
-	report types.Report
+	keys *keyFiles
+	// keyNotices are the key files the workers cannot read, one line each,
+	// said before the run.
+	keyNotices []string
+	report     types.Report
 	// interrupt is the signal that interrupted the run (0: none) and
 	// interruptAt when: no spec that had not ended by then has a result.
 	interrupt   syscall.Signal
@@ -100,11 +102,10 @@ func prepare(cfg *Config) (*runState, error) {
 	if rs.munged, _, rs.authInfo, err = StartMunge(cfg, t); err != nil {
 		return nil, err
 	}
-	if t.Plugin.Kind() == profile.Cred {
-		if rs.keys, err = makeKeyFiles(cfg, rs); err != nil {
-			rs.close()
-			return nil, err
-		}
+	// Key files (the cred key pair, and broken ones for LIFE-BADCONF).
+	if rs.keys, err = makeKeyFiles(cfg, rs); err != nil {
+		rs.close()
+		return nil, err
 	}
 	rs.sandbox, err = t.NewSandbox(loader.SandboxOptions{
 		SlurmConf: cfg.SlurmConf, AuthInfo: rs.authInfo, CallTimeout: cfg.CallTimeout,
@@ -123,6 +124,7 @@ func prepare(cfg *Config) (*runState, error) {
 		return nil, err
 	}
 	w.Close()
+	rs.keyNotices = rs.unreadableKeys()
 	return rs, nil
 }
 
@@ -226,6 +228,9 @@ func Run(cfg Config, opts RunOptions) (*Summary, error) {
 		suiteCfg.RandomSeed = cfg.Seed
 	}
 	repCfg.Verbose, repCfg.NoColor, repCfg.Succinct = opts.Verbose, opts.NoColor, opts.Quiet
+	for _, n := range rs.keyNotices {
+		fmt.Fprintln(os.Stderr, "plugincheck: "+n)
+	}
 	current = rs
 	RunSpecs(&failer{}, "plugincheck "+rs.target.Plugin.Type, suiteCfg, repCfg)
 	p.finish()
@@ -253,6 +258,9 @@ func Test(t *testing.T, cfg Config) *Summary {
 		t.Fatalf("plugincheck: %v", err)
 	}
 	defer rs.close()
+	for _, n := range rs.keyNotices {
+		t.Log("plugincheck: " + n)
+	}
 	globals.Reset()
 	RegisterFailHandler(Fail)
 	buildTree(rs, nil)

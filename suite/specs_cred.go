@@ -63,8 +63,14 @@ func (k *credKit) verify(data, sig []byte, replayOK bool) (int32, int32) {
 	return rc, r.Errno
 }
 
-// sizes are the buffer sizes CRED-SIGN and CRED-VERIFY use.
-var sizes = []int{0, 1, 100, 64 << 10, 1 << 20}
+// sizes are the buffer sizes CRED-SIGN and CRED-VERIFY require: up to the
+// 64 KiB of real job-step credentials.
+var sizes = []int{0, 1, 100, 64 << 10}
+
+// bigSize is the buffer a plugin SHOULD sign too: munged refuses requests
+// near its 1 MiB limit, so Debian's cred/munge gets a warning, not a
+// failure, for what no framework asks of it.
+const bigSize = 1 << 20
 
 func buffer(n int) []byte {
 	b := make([]byte, n)
@@ -132,7 +138,9 @@ func init() {
 		Text: "a missing, unreadable, empty or corrupt key file gives NULL with errno, and no crash",
 		Body: func(c *Ctx) {
 			c.Need(profile.OpSign)
-			cr := c.Cred()
+			cr, err := c.StartWithoutKeyAccess().Cred()
+			Expect(err).NotTo(HaveOccurred())
+			c.init(cr.Init)
 			keys := c.run.keys
 			ignored := 0
 			cases := []struct{ what, path string }{{"missing", keys.missing}, {"unreadable", keys.unreadable}, {"empty", keys.empty}, {"corrupt (3 bytes)", keys.corrupt}}
@@ -152,12 +160,20 @@ func init() {
 			Expect(ignored).To(BeZero(), "%d of 8 bad key files gave a key: the plugin ignores the key path or does not check the key", ignored)
 		}})
 	register(Spec{Clause: "CRED-SIGN", Level: Must, Kinds: cred, Area: Lifecycle,
-		Text: "sign succeeds for 0, 1, 100, 64 KiB and 1 MiB buffers with an xmalloc'd signature of non-zero size",
+		Text: "sign succeeds for 0, 1, 100 and 64 KiB buffers with an xmalloc'd signature of non-zero size",
 		Body: func(c *Ctx) {
 			k := c.credKit()
 			for _, n := range sizes {
 				k.sign(buffer(n))
 			}
+		}})
+	register(Spec{Clause: "CRED-SIGN", Level: Should, Kinds: cred, Area: Lifecycle,
+		Text: "a 1 MiB buffer signs too, and its signature verifies",
+		Body: func(c *Ctx) {
+			k := c.credKit()
+			data := buffer(bigSize)
+			rc, errno := k.verify(data, k.sign(data), true)
+			Expect(rc).To(BeZero(), "verify_sign of a fresh signature over 1 MiB returned %d, errno %d", rc, errno)
 		}})
 	register(Spec{Clause: "CRED-VERIFY", Level: Must, Kinds: cred, Area: Security,
 		Text: "verify_sign accepts the signature just made for the same buffer",
@@ -207,36 +223,8 @@ func init() {
 			}
 		}})
 	register(Spec{Clause: "CRED-STRERROR", Level: Must, Kinds: cred, Area: Errno,
-		Text: "str_error describes every error code the plugin produced",
-		Body: func(c *Ctx) {
-			k := c.credKit()
-			data := buffer(100)
-			seedForm := len(c.Profile().Func(profile.OpStrError).Params) == 0
-			codes := map[int32]string{}
-			for _, rj := range plainRejections(data, k.sign(data), k.sign(buffer(7)))[95:] {
-				rc, errno := k.verify(rj.data, rj.sig, true)
-				code := errno
-				if rc != -1 {
-					code = rc
-				}
-				if rc == 0 || code == 0 {
-					continue
-				}
-				if seedForm { // str_error(void) describes the last error
-					msg, ok, _, err := k.cr.StrError(0)
-					Expect(err).NotTo(HaveOccurred())
-					Expect(ok && msg != "").To(BeTrue(), "str_error() after %s (code %d) returned NULL or \"\"", rj.what, code)
-					continue
-				}
-				codes[code] = rj.what
-			}
-			for code, what := range codes {
-				msg, ok, _, err := k.cr.StrError(code)
-				Expect(err).NotTo(HaveOccurred(), "str_error(%d)", code)
-				Expect(ok).To(BeTrue(), "str_error(%d) returned NULL (the code of: %s)", code, what)
-				Expect(msg).NotTo(BeEmpty(), "str_error(%d) returned \"\"", code)
-			}
-		}})
+		Text: "str_error describes every error code the plugin produced and every value sign and verify_sign returned on failure, SLURM_ERROR included",
+		Body: func(c *Ctx) { c.credStrError() }})
 	register(Spec{Clause: "CRED-REPLAY", Level: Should, Kinds: cred, Area: Security,
 		Text: "with replay_okay false, a second verification of the same signature fails",
 		Body: func(c *Ctx) {
@@ -285,16 +273,13 @@ func init() {
 			Expect(res.Failed).To(BeZero(), "%d of 400 sign/verify cycles failed; first: %s", res.Failed, res.FirstFailure)
 		}})
 	register(Spec{Clause: "CRED-LEAK", Level: Should, Kinds: cred, Area: Performance,
-		Text: "10,000 sign and verify cycles, signatures freed with xfree, grow heap in use by less than 1 MiB",
+		Text: "after a warm-up, sign and verify cycles (signatures freed with xfree) do not keep raising the heap by 1 MiB per 10,000",
 		Body: func(c *Ctx) {
 			k := c.credKit()
-			warm, err := k.cr.Cycles(1, 100, k.priv, k.pub, buffer(200))
-			Expect(err).NotTo(HaveOccurred())
-			Expect(warm.Failed).To(BeZero(), "cycles fail: %s", warm.FirstFailure)
-			res, err := k.cr.Cycles(1, 10000, k.priv, k.pub, buffer(200))
-			Expect(err).NotTo(HaveOccurred())
-			Expect(res.Failed).To(BeZero(), "cycles fail: %s", res.FirstFailure)
-			Expect(res.HeapGrowth).To(BeNumerically("<", 1<<20), "heap grew by %d bytes over 10,000 cycles", res.HeapGrowth)
+			l := steadyLeak(c.configuredTTL(), k.cr.W.HeapInUse, func(n int) (loader.CycleResult, error) {
+				return k.cr.Cycles(1, n, k.priv, k.pub, buffer(200))
+			})
+			Expect(l.leaks()).To(BeFalse(), "%s", l)
 		}})
 	register(Spec{Clause: "CRED2-UNPACK-BAD", Level: Must, Kinds: cred, Area: Robustness,
 		Text: "cred_p_unpack and sbcast_p_unpack reject truncated, corrupted and random buffers with NULL, no crash, hang or over-read",
@@ -325,6 +310,50 @@ func init() {
 				Expect(described).To(BeTrue(), "%s: failed without errno", o)
 			}
 		}})
+}
+
+// credStrError asks str_error about what the framework asks it about:
+// slurm_cred.c logs "str_error(rc)" with the value sign or verify_sign
+// returned (SLURM_ERROR included), and the errno codes the plugin set. The
+// seed form's str_error(void) describes the last error, after each failure.
+func (c *Ctx) credStrError() {
+	k := c.credKit()
+	data := buffer(100)
+	seedForm := len(c.Profile().Func(profile.OpStrError).Params) == 0
+	codes := map[int32]string{}
+	note := func(code int32, what string) {
+		if _, seen := codes[code]; !seen {
+			codes[code] = what
+		}
+	}
+	failed := func(what string, rc, errno int32) {
+		if seedForm {
+			msg, ok, _, err := k.cr.StrError(0)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(ok && msg != "").To(BeTrue(), "str_error() after %s (returned %d, errno %d) returned NULL or \"\"", what, rc, errno)
+			return
+		}
+		note(rc, "the value "+what+" returned")
+		if errno != 0 {
+			note(errno, "errno after "+what)
+		}
+	}
+	for _, rj := range plainRejections(data, k.sign(data), k.sign(buffer(7)))[95:] {
+		if rc, errno := k.verify(rj.data, rj.sig, true); rc != 0 {
+			failed("verify_sign ("+rj.what+")", rc, errno)
+		}
+	}
+	_, rc, r, err := k.cr.SignWith(k.priv, loader.Bytes(buffer(4)), -1)
+	Expect(err).NotTo(HaveOccurred(), "sign(buf_size -1)")
+	if rc != 0 {
+		failed("sign (buffer size -1)", rc, r.Errno)
+	}
+	for code, what := range codes {
+		msg, ok, _, err := k.cr.StrError(code)
+		Expect(err).NotTo(HaveOccurred(), "str_error(%d)", code)
+		Expect(ok).To(BeTrue(), "str_error(%d) returned NULL (%s); the framework logs str_error(rc)", code, what)
+		Expect(msg).NotTo(BeEmpty(), "str_error(%d) returned \"\" (%s)", code, what)
+	}
 }
 
 // credProbes makes calls a cred plugin should reject: sign with a negative
@@ -435,16 +464,15 @@ func (c *Ctx) credUse(cr *loader.Cred) {
 	Expect(err).NotTo(HaveOccurred())
 }
 
-// credBadConf reads a key from a missing file and signs with whatever it
-// got, in a broken environment.
-func (c *Ctx) credBadConf(w *loader.Worker) {
+// credBadConf reads a key from a broken key file (path) and signs with
+// whatever it got, in a broken environment.
+func (c *Ctx) credBadConf(w *loader.Worker, path string) {
 	cr, err := w.Cred()
 	Expect(err).NotTo(HaveOccurred())
 	if !cr.Profile.Has(profile.OpSign) {
 		return
 	}
-	missing := c.run.keys.missing
-	key, r, err := cr.ReadPrivateKey(&missing)
+	key, r, err := cr.ReadPrivateKey(&path)
 	Expect(err).NotTo(HaveOccurred(), "read_private_key with a broken environment must not end the process")
 	if key == 0 {
 		Expect(r.Errno).NotTo(BeZero(), "read_private_key failed without errno")

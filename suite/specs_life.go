@@ -2,6 +2,7 @@ package suite
 
 import (
 	"context"
+	"strings"
 
 	. "github.com/onsi/gomega"
 
@@ -145,49 +146,106 @@ func init() {
 			l.use()
 		}})
 	register(Spec{Clause: "LIFE-BADCONF", Level: Should, Kinds: bothKind, Area: Lifecycle,
-		Text: "with an unreachable daemon socket and a missing key file, init() or the first use fails cleanly",
+		Text: "with a broken AuthInfo, key file, or environment variable naming a file, init() or the first use fails cleanly",
 		Body: func(c *Ctx) { c.badConf() }})
 }
 
-// badConf runs init and one use in a host whose AuthInfo names a socket and
-// a key file that do not exist. Failing is fine; ending the process or
-// failing without SLURM_ERROR and errno is not.
+// badSetup is one way an author's configuration can be broken: the
+// AuthInfo, a key file it names, or a file a variable of the plugin's
+// environment names.
+type badSetup struct {
+	what     string
+	authInfo string
+	env      []string
+	keyFile  string // the key file cred specs read
+	// plain workers read files with their uid's permissions only.
+	plain bool
+}
+
+// badSetups are the broken configurations LIFE-BADCONF tries: an
+// unreachable socket with a missing key in AuthInfo; AuthInfo's key=
+// naming a missing, an unreadable and an empty file; and each SLURM_*
+// variable that names a file naming those instead.
+func (c *Ctx) badSetups() []badSetup {
+	keys := c.run.keys
+	broken := []struct {
+		what, path string
+		plain      bool
+	}{{"a missing file", keys.missing, false}, {"an unreadable file", keys.unreadable, true}, {"an empty file", keys.empty, false}}
+	out := []badSetup{{what: "AuthInfo with an unreachable socket and a missing key file",
+		authInfo: "socket=/nonexistent/plugincheck/munge.sock,key=/nonexistent/plugincheck/key", keyFile: keys.missing}}
+	for _, b := range broken {
+		out = append(out, badSetup{what: "AuthInfo key= naming " + b.what, authInfo: withKey(c.AuthInfo(), b.path),
+			keyFile: b.path, plain: b.plain})
+	}
+	for _, v := range fileVariables() {
+		for _, b := range broken {
+			out = append(out, badSetup{what: "$" + v[0] + " naming " + b.what, authInfo: c.AuthInfo(),
+				env: []string{v[0] + "=" + b.path}, keyFile: b.path, plain: b.plain})
+		}
+	}
+	return out
+}
+
+// withKey is info with its key= entry (added when absent) naming path.
+func withKey(info, path string) string {
+	var out []string
+	for _, kv := range strings.Split(info, ",") {
+		if kv != "" && !strings.HasPrefix(kv, "key=") {
+			out = append(out, kv)
+		}
+	}
+	return strings.Join(append(out, "key="+path), ",")
+}
+
+// badConf runs init and one use in each broken configuration. Failing is
+// fine; ending the process or failing without SLURM_ERROR and errno is
+// not.
 func (c *Ctx) badConf() {
+	for _, b := range c.badSetups() {
+		c.badConfIn(b)
+	}
+}
+
+func (c *Ctx) badConfIn(b badSetup) {
 	sb, err := c.Target().NewSandbox(loader.SandboxOptions{
-		AuthInfo:    "socket=/nonexistent/plugincheck/munge.sock,key=/nonexistent/plugincheck/key",
+		// The run's --env first, the broken setup's variables over it.
+		AuthInfo: b.authInfo, Env: append(append([]string(nil), c.run.cfg.Env...), b.env...),
 		CallTimeout: c.run.cfg.CallTimeout, Daemon: c.run.cfg.Daemon, ExtraConf: c.run.cfg.ConfLines,
-		Env: c.run.cfg.Env,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	defer sb.Close()
-	w, err := sb.Start(context.Background())
-	Expect(err).NotTo(HaveOccurred(), "loading the plugin with a broken AuthInfo")
+	start := sb.Start
+	if b.plain {
+		start = sb.StartWithoutKeyAccess
+	}
+	w, err := start(context.Background())
+	Expect(err).NotTo(HaveOccurred(), "loading the plugin with %s", b.what)
 	c.workers = append(c.workers, w)
 	if w.Has("init") {
 		r, err := w.Call("init")
-		Expect(err).NotTo(HaveOccurred(), "init() with a broken environment must not end the process")
+		Expect(err).NotTo(HaveOccurred(), "init() with %s must not end the process", b.what)
 		if r.Int() != 0 {
-			Expect(r.Int()).To(Equal(int32(-1)), "init() failed with %d, not SLURM_ERROR", r.Int())
-			Expect(r.Errno).NotTo(BeZero(), "init() failed without setting errno")
+			Expect(r.Int()).To(Equal(int32(-1)), "init() with %s failed with %d, not SLURM_ERROR", b.what, r.Int())
+			Expect(r.Errno).NotTo(BeZero(), "init() with %s failed without setting errno", b.what)
 			return
 		}
 	}
-	bad := "socket=/nonexistent/plugincheck/munge.sock,key=/nonexistent/plugincheck/key"
 	if c.Target().Plugin.Kind() == profile.Auth {
 		a, _ := w.Auth()
-		cred, r, err := a.Create(bad, profile.SlurmAuthUIDAny, []byte("x"))
-		Expect(err).NotTo(HaveOccurred(), "create with a broken environment must not end the process")
+		cred, r, err := a.Create(b.authInfo, profile.SlurmAuthUIDAny, []byte("x"))
+		Expect(err).NotTo(HaveOccurred(), "create with %s must not end the process", b.what)
 		if cred == 0 {
-			Expect(r.Errno).NotTo(BeZero(), "create failed without setting errno")
+			Expect(r.Errno).NotTo(BeZero(), "create with %s failed without setting errno", b.what)
 			return
 		}
-		rc, r, err := a.Verify(cred, bad)
-		Expect(err).NotTo(HaveOccurred(), "verify with a broken environment must not end the process")
+		rc, r, err := a.Verify(cred, b.authInfo)
+		Expect(err).NotTo(HaveOccurred(), "verify with %s must not end the process", b.what)
 		if rc != 0 {
-			Expect(rc).To(Equal(int32(-1)), "verify failed with %d, not SLURM_ERROR", rc)
-			Expect(r.Errno).NotTo(BeZero(), "verify failed without setting errno")
+			Expect(rc).To(Equal(int32(-1)), "verify with %s failed with %d, not SLURM_ERROR", b.what, rc)
+			Expect(r.Errno).NotTo(BeZero(), "verify with %s failed without setting errno", b.what)
 		}
 		return
 	}
-	c.credBadConf(w)
+	c.credBadConf(w, b.keyFile)
 }

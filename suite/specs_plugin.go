@@ -86,6 +86,9 @@ func init() {
 		Body: func(c *Ctx) {
 			t := c.Target()
 			d := t.Detection
+			if f := t.VerifySignForm; f != nil {
+				AddReportEntry("host", fmt.Sprintf("%s; the suite calls it as generation %s", f, t.Profile.Name))
+			}
 			Expect(d.Exact()).To(BeTrue(), d.Note)
 			if d.Agree() || t.Plugin.Version == nil {
 				return

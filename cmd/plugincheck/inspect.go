@@ -29,6 +29,7 @@ type inspection struct {
 	Note          string            `json:"detection_note,omitempty"`
 	Host          string            `json:"host_library"`
 	HostVersion   string            `json:"host_version,omitempty"`
+	HostCalls     string            `json:"host_calls,omitempty"`
 	Sysroot       string            `json:"sysroot,omitempty"`
 	GlibcNeeded   string            `json:"glibc_needed,omitempty"`
 	Needed        map[string]string `json:"needed"`
@@ -96,6 +97,9 @@ func describe(t *loader.Target) *inspection {
 	if d.ByVersion != nil {
 		in.ByVersion = d.ByVersion.Name
 	}
+	if f := t.VerifySignForm; f != nil {
+		in.HostCalls = f.String()
+	}
 	if t.Host.Version != nil {
 		in.HostVersion = t.Host.Version.String()
 	}
@@ -161,6 +165,9 @@ func printInspection(w io.Writer, in *inspection) {
 		host = in.HostVersion + " " + host
 	}
 	line("host library", "%s", host)
+	if in.HostCalls != "" {
+		line("host calls", "%s", in.HostCalls)
+	}
 	if in.Sysroot != "" {
 		line("sysroot", "%s", in.Sysroot)
 	}

@@ -3,6 +3,7 @@
 package testenv
 
 import (
+	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -170,4 +171,24 @@ func orNone(v string) string {
 		return "(none)"
 	}
 	return v
+}
+
+// RootOnlyKey writes a random 32-byte key file only root may read (owner
+// root, mode 0600, in a 0755 directory), as daemons' keys are kept; tests
+// that need it run as root.
+func RootOnlyKey(t testing.TB) string {
+	if os.Geteuid() != 0 {
+		t.Skip("workers run as another uid only when plugincheck runs as root")
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	path := filepath.Join(dir, "root.key")
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -65,9 +65,12 @@ const (
 	// or given inputs inside the worker: a Fuzz request. Response: a
 	// FuzzResult.
 	OpFuzz
+	// OpWrite stores bytes into C memory, as the framework writes into
+	// plugin structures (the auth index): u64 pointer, bytes.
+	OpWrite
 )
 
-var opNames = [...]string{"", "call", "alloc", "read", "cstring", "free", "newbuf", "bufdata", "setoffset", "freebuf", "heap", "xmallocinfo", "exit", "authcycles", "reload", "credcycles", "bench", "fuzz"}
+var opNames = [...]string{"", "call", "alloc", "read", "cstring", "free", "newbuf", "bufdata", "setoffset", "freebuf", "heap", "xmallocinfo", "exit", "authcycles", "reload", "credcycles", "bench", "fuzz", "write"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) {

@@ -324,6 +324,7 @@ func (c *authCycle) run() {
 		c.t.fail("create returned NULL, errno %d", *c.errno)
 		return
 	}
+	setIndex(cred)
 	if back := c.roundTrip(cred); back != 0 {
 		c.destroy.Args[0] = back
 		c.destroy.Do()
@@ -352,6 +353,7 @@ func (c *authCycle) roundTrip(cred uintptr) (back uintptr) {
 		t.fail("unpack returned NULL, errno %d", *c.errno)
 		return 0
 	}
+	setIndex(back)
 	c.verify.Args[0] = back
 	rc = int32(c.verify.Do())
 	t.mark(stVerify)

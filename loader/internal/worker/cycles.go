@@ -95,6 +95,7 @@ func (s *server) authCycle(a *wire.AuthCycles, sym func(int16) uintptr, info, da
 		fail("create returned NULL, errno %d", *errno)
 		return 0, 0, false
 	}
+	setIndex(cred)
 	destroy := func(c uintptr) { call(sym(a.Destroy), c) }
 	defer destroy(cred)
 	buf := call(s.h.initBuf, 1024)
@@ -109,6 +110,7 @@ func (s *server) authCycle(a *wire.AuthCycles, sym func(int16) uintptr, info, da
 		fail("unpack returned NULL, errno %d", *errno)
 		return 0, 0, false
 	}
+	setIndex(back)
 	defer destroy(back)
 	if rc := int32(call(sym(a.Verify), back, info)); rc != 0 {
 		fail("verify returned %d, errno %d", rc, *errno)
@@ -122,6 +124,10 @@ func (s *server) authCycle(a *wire.AuthCycles, sym func(int16) uintptr, info, da
 	}
 	return uid, gid, true
 }
+
+// setIndex is slurm_auth.c's "cred->index = index" after create and unpack
+// (index 0: the AuthType plugin; loader.FrameworkIndex).
+func setIndex(cred uintptr) { *(*int32)(addr(cred)) = 0 }
 
 // credCycles signs and verifies on c.Threads OS threads at once, freeing
 // each signature with xfree as the framework does.

@@ -323,6 +323,7 @@ func (f *fuzzer) exec(s *server, req *wire.Fuzz, in []byte, pv uint16) (accepted
 	// return its own (the parent restarts workers whose heap grows).
 	if accepted && f.destroy != nil {
 		st[wire.FuzzStatusPhase] = wire.FuzzPhaseDestroy
+		setIndex(ret) // what the framework does with what unpack returns
 		f.destroy.Args[0] = ret
 		f.destroy.Do()
 	}

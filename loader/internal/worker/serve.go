@@ -374,6 +374,9 @@ func (s *server) handle(d *wire.Decoder) {
 		}
 		s.enc.U64(leU64(hdr[0:8]))
 		s.enc.U64(leU64(hdr[8:16]))
+	case wire.OpWrite:
+		p, data := uintptr(d.U64()), d.Blob()
+		copy(cbytes(p, len(data)), data)
 	case wire.OpExit:
 		syscall.Exit(0)
 	case wire.OpReload:

@@ -1,0 +1,88 @@
+package suite
+
+import (
+	"fmt"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/plugincheck/plugincheck/loader"
+)
+
+// Steady-state leak measurement (AUTH-LEAK, CRED-LEAK). A plugin may keep
+// what it verified until it expires (a replay cache): its heap grows until
+// the oldest entries expire, then saws up and down around a level as
+// entries come and go, and that is no leak. So the loop runs in three
+// windows, each at least one credential lifetime long (plus a second): a
+// warm-up, then two measured windows of at least 5,000 cycles each. The
+// heap's high-water mark of a window is its highest sample (one after
+// every 1,000 cycles). A leak raises the mark from window to window; a
+// bounded cache does not. Growth is reported when the mark rose in both
+// measured windows, by at least 1 MiB per 10,000 measured cycles overall.
+const (
+	leakBound     = 1 << 20
+	leakPer       = 10000
+	leakRound     = 1000
+	windowCycles  = 5000
+	maxWindowTime = 10 * time.Second
+)
+
+// leakResult is what steadyLeak measured.
+type leakResult struct {
+	ttl      int      // the lifetime each window outlasts; 0 when none is configured
+	marks    []uint64 // the high-water mark of the warm-up and of each measured window
+	measured int      // cycles in the measured windows
+	window   time.Duration
+}
+
+// growth is the rise of the high-water mark over the measured windows,
+// per leakPer cycles.
+func (l leakResult) growth() int64 {
+	rise := int64(l.marks[len(l.marks)-1]) - int64(l.marks[0])
+	return rise * leakPer / int64(max(l.measured, 1))
+}
+
+// leaks reports a high-water mark that rose in every measured window, by
+// leakBound per leakPer cycles or more.
+func (l leakResult) leaks() bool {
+	for i := 1; i < len(l.marks); i++ {
+		if l.marks[i] <= l.marks[i-1] {
+			return false
+		}
+	}
+	return l.growth() >= leakBound
+}
+
+func (l leakResult) String() string {
+	past := "no credential lifetime configured"
+	if l.ttl > 0 {
+		past = fmt.Sprintf("each window outlasting the %ds lifetime", l.ttl)
+	}
+	return fmt.Sprintf("the heap's high-water mark kept rising, by %d bytes per %d cycles over %d cycles (windows of at least %v, %s; marks %v)",
+		l.growth(), leakPer, l.measured, l.window, past, l.marks)
+}
+
+// steadyLeak runs cycles through run(n) in a warm-up and two measured
+// windows (see above), sampling heap in use with heap after each round.
+// Every cycle must succeed.
+func steadyLeak(ttl int, heap func() (uint64, error), run func(n int) (loader.CycleResult, error)) leakResult {
+	l := leakResult{ttl: ttl, window: min(time.Duration(ttl)*time.Second+time.Second, maxWindowTime)}
+	for w := 0; w < 3; w++ {
+		start, cycles := time.Now(), 0
+		var mark uint64
+		for cycles < 2*leakRound || cycles < windowCycles && w > 0 || time.Since(start) < l.window {
+			r, err := run(leakRound)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(r.Failed).To(BeZero(), "cycles fail: %s", r.FirstFailure)
+			cycles += leakRound
+			h, err := heap()
+			Expect(err).NotTo(HaveOccurred())
+			mark = max(mark, h)
+		}
+		if w > 0 {
+			l.measured += cycles
+		}
+		l.marks = append(l.marks, mark)
+	}
+	return l
+}
