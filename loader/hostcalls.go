@@ -24,6 +24,18 @@ type HostCallForm struct {
 	Slot uint64
 }
 
+// Args is how many arguments the host passes verify_sign: 6 when every
+// call sets replay_okay, 5 when none does, 0 when the calls disagree.
+func (f *HostCallForm) Args() int {
+	switch {
+	case f.Sites > 0 && f.WithArg6 == f.Sites:
+		return 6
+	case f.Sites > 0 && f.WithArg6 == 0:
+		return 5
+	}
+	return 0
+}
+
 func (f *HostCallForm) String() string {
 	form := "5 arguments (no replay_okay)"
 	if f.ReplayOkay {

@@ -51,12 +51,18 @@ func Open(path string, opts Options) (*Target, error) {
 	t := &Target{Plugin: p, Host: h}
 	t.Detection = profile.Detect(p.Kind(), p.Symbols(), p.Version)
 	t.Forms = h.HostForms()
+	if p.Kind() == profile.Cred {
+		// Debian's 22.05.8 carries the 22.05.11 replay_okay argument.
+		if form, err := ReadVerifySignForm(h.Lib.Path); err == nil && form != nil {
+			t.VerifySignForm = form
+			t.Forms.VerifySignArgs = form.Args()
+		}
+	}
 	// Call the plugin as this host calls it, not as the release's source
 	// says: a distribution's backport can change an argument list.
 	t.Profile = profile.ForHost(t.Detection.Profile, t.Forms)
 	if t.Profile != t.Detection.Profile {
-		note := fmt.Sprintf("the host library's code passes sbcast_p_unpack %d arguments, so the plugin is called as %s",
-			t.Forms.SbcastUnpackArgs, t.Profile.Name)
+		note := fmt.Sprintf("the host library's code passes %s, so the plugin is called as %s", t.Forms, t.Profile.Name)
 		if t.Detection.Note != "" {
 			note = t.Detection.Note + "; " + note
 		}
@@ -69,16 +75,6 @@ func Open(path string, opts Options) (*Target, error) {
 				names = append(names, q.Name)
 			}
 			return nil, inputErr("", "known: "+strings.Join(names, ", "), "no %s generation named %q", p.Kind(), opts.Generation)
-		}
-	}
-	if p.Kind() == profile.Cred && t.Profile != nil && t.Profile.Has(profile.OpVerifySign) {
-		// Call verify_sign as this host does, whatever the release number
-		// says (Debian's 22.05.8 carries the 22.05.11 replay_okay argument).
-		if form, err := ReadVerifySignForm(h.Lib.Path); err == nil && form != nil {
-			t.VerifySignForm = form
-			if opts.Generation == "" && form.ReplayOkay && t.Profile == profile.GenCredKey {
-				t.Profile = profile.GenCredKeyReplay
-			}
 		}
 	}
 	switch {

@@ -1,5 +1,10 @@
 package profile
 
+import (
+	"fmt"
+	"strings"
+)
+
 // HostForms are argument forms read from a host library's code: how it
 // really calls a plugin, which a distribution's backport can change within
 // a release. The zero value means "as the release's source says".
@@ -7,6 +12,25 @@ type HostForms struct {
 	// SbcastUnpackArgs is how many arguments the host passes to
 	// sbcast_p_unpack: 3, or 4 with shared_object; 0 when unknown.
 	SbcastUnpackArgs int
+	// VerifySignArgs is how many arguments the host passes to a key-API
+	// cred plugin's cred_p_verify_sign: 5, or 6 with replay_okay; 0 when
+	// unknown.
+	VerifySignArgs int
+}
+
+// String says which forms the host's code showed.
+func (f HostForms) String() string {
+	var parts []string
+	if f.SbcastUnpackArgs != 0 {
+		parts = append(parts, fmt.Sprintf("sbcast_p_unpack with %d arguments", f.SbcastUnpackArgs))
+	}
+	if f.VerifySignArgs != 0 {
+		parts = append(parts, fmt.Sprintf("cred_p_verify_sign with %d arguments", f.VerifySignArgs))
+	}
+	if len(parts) == 0 {
+		return "nothing the release's source does not say"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // ForHost returns the generation to call p's plugin with on a host whose
@@ -26,8 +50,14 @@ func ForHost(p *Profile, forms HostForms) *Profile {
 }
 
 func (p *Profile) matches(forms HostForms) bool {
-	f := p.Func(OpSbcastUnpack)
-	return forms.SbcastUnpackArgs == 0 || f == nil || len(f.Params) == forms.SbcastUnpackArgs
+	return p.takes(OpSbcastUnpack, forms.SbcastUnpackArgs) && p.takes(OpVerifySign, forms.VerifySignArgs)
+}
+
+// takes reports whether p's op takes n arguments, or n is unknown, or p
+// has no such op.
+func (p *Profile) takes(op Op, n int) bool {
+	f := p.Func(op)
+	return n == 0 || f == nil || len(f.Params) == n
 }
 
 func sameSymbols(p, q *Profile) bool {
