@@ -184,8 +184,15 @@ func (c *Cred) Unpack(buf uintptr, pv uint16) (uintptr, Result, error) {
 
 // SbcastUnpack is the 23.11+ sbcast_p_unpack.
 // Where it takes shared_object (Debian's 26.05.5), that is false.
+//
+// The three-argument form gets the protocol version in the fourth
+// argument register too, which it never reads: Debian's 24.11.5-4+deb13u1
+// build has the four-argument form of its 26.05.5 (its cred_none.so and
+// cred_munge.so read the protocol version from %cx and ignore %dl), while
+// upstream 24.11.5, which the release range selects, has three. A second
+// copy of the version makes both read the right one.
 func (c *Cred) SbcastUnpack(buf uintptr, verify bool, pv uint16) (uintptr, Result, error) {
-	args := []Arg{Ptr(buf), Int(b2i(verify)), Int(int64(pv))}
+	args := []Arg{Ptr(buf), Int(b2i(verify)), Int(int64(pv)), Int(int64(pv))}
 	if f := c.Profile.Func(profile.OpSbcastUnpack); f != nil && len(f.Params) == 4 {
 		args = []Arg{Ptr(buf), Int(b2i(verify)), Int(0), Int(int64(pv))}
 	}

@@ -57,10 +57,17 @@ type Worker struct {
 // Start launches a worker: host library and plugin loaded, init not yet
 // called.
 func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
+	return s.StartAs(ctx, s.opts.Daemon)
+}
+
+// StartAs launches a worker that runs as inside the Slurm daemon named
+// ("slurmd", …; "" for a client), whatever the sandbox's options say: the
+// 23.11+ cred plugins verify only in slurmd.
+func (s *Sandbox) StartAs(ctx context.Context, daemon string) (*Worker, error) {
 	syms := symbolsOf(s.Target.Profile)
 	cfg, err := json.Marshal(worker.Config{
 		HostLib: s.hostLib, Plugin: s.plugin, SlurmConf: s.Conf, Symbols: syms, HostSymbols: hostSymbols,
-		AddressSpace: s.opts.AddressSpace, CPUSeconds: 600, Daemon: s.opts.Daemon,
+		AddressSpace: s.opts.AddressSpace, CPUSeconds: 600, Daemon: daemon,
 	})
 	if err != nil {
 		return nil, err
@@ -149,7 +156,10 @@ func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
 }
 
 // hostSymbols are host functions specs may call through Worker.Call.
-var hostSymbols = []string{"slurm_strerror"}
+// switch_g_init is what every daemon calls at start (the 23.11+ cred
+// plugins pack switch data through it); slurm_cred_destroy and
+// delete_sbcast_cred free 23.11+ credentials as the framework does.
+var hostSymbols = []string{"slurm_strerror", "switch_g_init", "slurm_cred_destroy", "delete_sbcast_cred"}
 
 func symbolsOf(p *profile.Profile) []string {
 	var out []string
