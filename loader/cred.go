@@ -103,10 +103,17 @@ func (c *Cred) Cycles(threads, iterations int, priv, pub uintptr, data []byte) (
 		Threads: uint8(threads), Iterations: uint32(iterations), PrivKey: uint64(priv), PubKey: uint64(pub), Data: data,
 		Sign: int16(c.W.syms[sign.Symbol]), Verify: int16(c.W.syms[verify.Symbol]), ReplayArg: len(verify.Params) == 6,
 	}
-	c.W.enc.Reset()
-	c.W.enc.U8(uint8(wire.OpCredCycles))
-	req.Encode(&c.W.enc)
-	d, err := c.W.roundTripWithin("cred cycles", c.W.enc.Bytes(), c.W.timeout*time.Duration(1+iterations/100))
+	return c.W.cycles("cred cycles", wire.OpCredCycles, req.Encode, iterations)
+}
+
+// cycles runs one cycles request (op, its body written by encode) whose
+// response is an AuthCyclesResult, with a deadline that grows with the
+// iterations.
+func (w *Worker) cycles(what string, op wire.Op, encode func(*wire.Encoder), iterations int) (CycleResult, error) {
+	w.enc.Reset()
+	w.enc.U8(uint8(op))
+	encode(&w.enc)
+	d, err := w.roundTripWithin(what, w.enc.Bytes(), w.timeout*time.Duration(1+iterations/100))
 	if err != nil {
 		return CycleResult{}, err
 	}

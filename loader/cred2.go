@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/plugincheck/plugincheck/loader/internal/wire"
 	"github.com/plugincheck/plugincheck/loader/profile"
 )
 
@@ -269,8 +270,25 @@ func (c *Cred) SbcastCreate(abi *profile.CredABI, a *SbcastArg, pv uint16) (uint
 	if err != nil {
 		return 0, Result{}, err
 	}
-	r, err := call(c.W, c.Profile, profile.OpSbcastCreate, Ptr(arg), Int(int64(pv)))
+	return c.SbcastCreateWith(Ptr(arg), pv)
+}
+
+// SbcastCreateWith passes sbcast_p_create's argument as given.
+func (c *Cred) SbcastCreateWith(arg Arg, pv uint16) (uintptr, Result, error) {
+	r, err := call(c.W, c.Profile, profile.OpSbcastCreate, arg, Int(int64(pv)))
 	return r.Ptr(), r, err
+}
+
+// CredBuffer reads only the packed bytes of a slurm_cred_t or
+// sbcast_cred_t (l is its layout).
+func (c *Cred) CredBuffer(l *profile.Layout, p uintptr) ([]byte, error) {
+	r := &reader{w: c.W}
+	m := r.mem(l, uint64(p))
+	b, ok := r.buffer(m.get("buffer", 8))
+	if r.err == nil && !ok {
+		r.err = fmt.Errorf("the credential at %#x has no buffer", p)
+	}
+	return b, r.err
 }
 
 // reader reads structures out of the worker.
@@ -429,4 +447,100 @@ func (c *Cred) ReadSbcast(abi *profile.CredABI, p uintptr) (*CredView, error) {
 	a.ID = r.identity(abi.Identity, m.get("arg.id", 8))
 	v.Sbcast = a
 	return v, r.err
+}
+
+// Cycles2 runs cred_p_create → cred_p_unpack of a copy of the packed bytes
+// → slurm_cred_destroy of both, iterations times on each of threads OS
+// threads inside the worker, on the argument structure at arg (from
+// BuildCredArg). With verify, every unpacked credential must be verified
+// (the worker runs as slurmd).
+func (c *Cred) Cycles2(abi *profile.CredABI, threads, iterations int, arg uintptr, pv uint16, verify bool) (CycleResult, error) {
+	create, unpack := c.Profile.Func(profile.OpCredCreate), c.Profile.Func(profile.OpCredUnpack)
+	destroy, ok := c.W.syms["slurm_cred_destroy"]
+	if create == nil || unpack == nil || !ok || c.W.addrs[destroy] == 0 {
+		return CycleResult{}, &ErrNotInGeneration{Op: profile.OpCredCreate, Generation: c.Profile.Name}
+	}
+	req := wire.Cred2Cycles{
+		Threads: uint8(threads), Iterations: uint32(iterations), Arg: uint64(arg), Protocol: pv,
+		Create: int16(c.W.syms[create.Symbol]), Unpack: int16(c.W.syms[unpack.Symbol]), Destroy: int16(destroy),
+		BufferOff: uint32(abi.Cred.MustOffset("buffer")), VerifiedOff: uint32(abi.Cred.MustOffset("verified")), Verify: verify,
+	}
+	return c.W.cycles("cred2 cycles", wire.OpCred2Cycles, req.Encode, iterations)
+}
+
+// SockaddrSize is sizeof(slurm_addr_t), a struct sockaddr_storage.
+const SockaddrSize = 128
+
+// NetAddrs is slurm_node_alias_addrs_t with IPv4 node addresses.
+type NetAddrs struct {
+	Expiration int64
+	NodeList   string
+	// Addrs are IPv4 addresses and ports, one per node.
+	Addrs []NetAddr
+}
+
+// NetAddr is one AF_INET slurm_addr_t.
+type NetAddr struct {
+	IP   [4]byte
+	Port uint16
+}
+
+// CreateNetCred calls cred_p_create_net_cred on a slurm_node_alias_addrs_t
+// built from a; the result is the plugin's string (0 and "" for NULL).
+func (c *Cred) CreateNetCred(abi *profile.CredABI, a *NetAddrs, pv uint16) (uintptr, string, Result, error) {
+	b := &builder{w: c.W}
+	m := newMem(abi.NodeAliasAddrs)
+	m.put("expiration", 8, uint64(a.Expiration))
+	m.put("node_cnt", 4, uint64(len(a.Addrs)))
+	m.put("node_list", 8, b.str(a.NodeList))
+	if len(a.Addrs) > 0 {
+		addrs := make([]byte, SockaddrSize*len(a.Addrs))
+		for i, ad := range a.Addrs {
+			sa := addrs[i*SockaddrSize:]
+			binary.LittleEndian.PutUint16(sa, 2) // AF_INET
+			binary.BigEndian.PutUint16(sa[2:], ad.Port)
+			copy(sa[4:8], ad.IP[:])
+		}
+		m.put("node_addrs", 8, b.alloc(addrs))
+	}
+	p := b.alloc(m.b)
+	if b.err != nil {
+		return 0, "", Result{}, b.err
+	}
+	r, err := call(c.W, c.Profile, profile.OpCreateNetCred, Ptr(uintptr(p)), Int(int64(pv)))
+	if err != nil || r.Ptr() == 0 {
+		return 0, "", r, err
+	}
+	s, ok, err := c.W.CStringAt(r.Ptr(), 1<<20)
+	if err == nil && !ok {
+		err = fmt.Errorf("the net credential at %#x is not readable", r.Ptr())
+	}
+	return r.Ptr(), s, r, err
+}
+
+// ExtractNetCred calls cred_p_extract_net_cred on the string s (exactly
+// its bytes and the NUL, ending at a guard page) and reads what it
+// returns; nil when it returned NULL.
+func (c *Cred) ExtractNetCred(abi *profile.CredABI, s string, pv uint16) (*NetAddrs, Result, error) {
+	r, err := call(c.W, c.Profile, profile.OpExtractNetCred, Guarded(append([]byte(s), 0)), Int(int64(pv)))
+	if err != nil || r.Ptr() == 0 {
+		return nil, r, err
+	}
+	rd := &reader{w: c.W}
+	m := rd.mem(abi.NodeAliasAddrs, uint64(r.Ptr()))
+	a := &NetAddrs{Expiration: int64(m.get("expiration", 8)), NodeList: rd.str(m.get("node_list", 8))}
+	n := int(m.get("node_cnt", 4))
+	if n > 1<<16 {
+		return a, r, fmt.Errorf("the extracted net credential has node_cnt %d", n)
+	}
+	raw := rd.read(m.get("node_addrs", 8), n*SockaddrSize)
+	for i := 0; i+SockaddrSize <= len(raw); i += SockaddrSize {
+		var ad NetAddr
+		if binary.LittleEndian.Uint16(raw[i:]) == 2 {
+			ad.Port = binary.BigEndian.Uint16(raw[i+2:])
+			copy(ad.IP[:], raw[i+4:i+8])
+		}
+		a.Addrs = append(a.Addrs, ad)
+	}
+	return a, r, rd.err
 }

@@ -115,8 +115,9 @@ func (l *Layout) Has(name string) bool {
 type CredABI struct {
 	Releases []Range
 	// Arg is slurm_cred_arg_t, Cred slurm_cred_t, SbcastArg
-	// sbcast_cred_arg_t, Sbcast sbcast_cred_t, Identity identity_t.
-	Arg, Cred, SbcastArg, Sbcast, Identity *Layout
+	// sbcast_cred_arg_t, Sbcast sbcast_cred_t, Identity identity_t,
+	// NodeAliasAddrs slurm_node_alias_addrs_t (the net credential's).
+	Arg, Cred, SbcastArg, Sbcast, Identity, NodeAliasAddrs *Layout
 	// Note says what was read from where, for the report.
 	Note string
 }
@@ -136,6 +137,12 @@ var (
 	// sluid_t first from 24.11 (slurm/slurm.h).
 	stepID2311 = &Layout{Name: "slurm_step_id_t", Source: "slurm-23-11-11-1:slurm/slurm.h",
 		Fields: fields(f("job_id", FU32), f("step_het_comp", FU32), f("step_id", FU32))}
+	// slurm_node_alias_addrs_t, unchanged 23.11 – 26.05 (slurm/slurm.h);
+	// node_addrs points to node_cnt slurm_addr_t (struct
+	// sockaddr_storage, 128 bytes).
+	nodeAliasAddrs2311 = &Layout{Name: "slurm_node_alias_addrs_t", Source: "slurm-23-11-11-1…slurm-26-05-3-1:slurm/slurm.h",
+		Fields: fields(f("expiration", FTime), f("net_cred", FPtr), f("node_addrs", FPtr), f("node_cnt", FU32), f("node_list", FPtr))}
+
 	stepID2411 = &Layout{Name: "slurm_step_id_t", Source: "slurm-24-11-0-1…slurm-26-05-3-1:slurm/slurm.h",
 		Fields: fields(f("sluid", FU64), f("job_id", FU32), f("step_het_comp", FU32), f("step_id", FU32))}
 )
@@ -187,7 +194,7 @@ func credABI(releases []Range, stepID *Layout, src string, v2511, v2605 bool, no
 		sarg.Fields = fields(sub("step_id", stepID), f("het_job_id", FU32), f("id", FPtr), f("expiration", FTime), f("nodes", FPtr))
 	}
 	return &CredABI{Releases: releases, Arg: arg, Cred: credLayout(arg, src), SbcastArg: sarg,
-		Sbcast: sbcastLayout(sarg, src), Identity: identity2311, Note: note}
+		Sbcast: sbcastLayout(sarg, src), Identity: identity2311, NodeAliasAddrs: nodeAliasAddrs2311, Note: note}
 }
 
 // CredABIs are the 23.11+ cred structures, newest last. Each was
