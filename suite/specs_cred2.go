@@ -3,6 +3,7 @@ package suite
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"reflect"
@@ -549,6 +550,17 @@ func (k *cred2Kit) tamper(what string, fresh func() []byte, sbcast bool) {
 	copy(forged, "MUNGE:")
 	reject("a forged signature of the same length", withSig(packstr(string(forged))))
 	reject("cred/none's constant signature", withSig(packstr("fake signature")))
+	if k.c.Target().Plugin.Minor() == "munge" {
+		// A valid MUNGE credential over the same bytes, from the right
+		// uid, made with a key that is not munged's.
+		other := make([]byte, 1024)
+		rand.Read(other)
+		key, err := munge.NewKey(other)
+		Expect(err).NotTo(HaveOccurred())
+		text, err := munge.Encode(key, munge.NewCred(k.uid, k.gid, body), nil)
+		Expect(err).NotTo(HaveOccurred())
+		reject("a MUNGE signature made with another key", withSig(packstr(text)))
+	}
 }
 
 func packstr(s string) []byte {
