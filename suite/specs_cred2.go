@@ -640,6 +640,20 @@ func (k *cred2Kit) hostiles(valid []byte) []hostile {
 	for i, b := range rewritten {
 		out = append(out, hostile{fmt.Sprintf("a hostile 32-bit value at offset %d", i/4), b, false})
 	}
+	// Every 32-bit word that reads as a count or a length (1 to 65536)
+	// one less and one more: a count that disagrees with what follows by
+	// one element, the inconsistency no random value hits.
+	for off := 0; off+4 <= len(valid); off++ {
+		v := binary.BigEndian.Uint32(valid[off:])
+		if v == 0 || v > 1<<16 {
+			continue
+		}
+		for _, w := range []uint32{v - 1, v + 1} {
+			b := bytes.Clone(valid)
+			binary.BigEndian.PutUint32(b[off:], w)
+			out = append(out, hostile{fmt.Sprintf("the count %d at offset %d made %d", v, off, w), b, false})
+		}
+	}
 	return out
 }
 
