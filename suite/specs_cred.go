@@ -297,7 +297,7 @@ func init() {
 			Expect(res.HeapGrowth).To(BeNumerically("<", 1<<20), "heap grew by %d bytes over 10,000 cycles", res.HeapGrowth)
 		}})
 	register(Spec{Clause: "CRED2-UNPACK-BAD", Level: Must, Kinds: cred, Area: Robustness,
-		Text: "cred_p_unpack and sbcast_p_unpack reject truncated, corrupted and random buffers with NULL, no crash, hang or over-read",
+		Text: "cred_p_unpack and sbcast_p_unpack reject truncated, corrupted, random and internally inconsistent buffers (from credentials the plugin made, unpacked as slurmd) with NULL, no crash, hang or over-read",
 		Body: func(c *Ctx) { c.cred2UnpackBad() }})
 	register(Spec{Clause: "ERR-RETURN", Level: Must, Kinds: cred, Area: Errno,
 		Text: "sign returns SLURM_SUCCESS or SLURM_ERROR, never an errno value",

@@ -65,16 +65,11 @@ func b2i(b bool) int64 {
 // credABI is the release's cred structures; without a table for the
 // release the spec is not tested.
 func (c *Ctx) credABI() *profile.CredABI {
-	t := c.Target()
-	ver := t.Plugin.Version
-	if ver == nil {
-		ver = t.Host.Version
-	}
-	if ver == nil {
+	abi, ver := c.credABIOrNil()
+	switch {
+	case ver == nil:
 		c.NotTested("the plugin's release is unknown, so are its slurm_cred_arg_t and sbcast_cred_arg_t")
-	}
-	abi := profile.CredABIFor(*ver)
-	if abi == nil {
+	case abi == nil:
 		c.NotTested("the suite has no slurm_cred_arg_t layout for Slurm %s", ver)
 	}
 	return abi
@@ -585,7 +580,7 @@ type hostile struct {
 // unpack_identity defect `plugincheck fuzz` finds (docs/real-plugins.md).
 // Without cred_p_create or a layout table there is nothing to mutate.
 func (c *Ctx) madeUnpackBad() {
-	if !c.Profile().Has(profile.OpCredCreate) || c.credABIOrNil() == nil {
+	if abi, _ := c.credABIOrNil(); !c.Profile().Has(profile.OpCredCreate) || abi == nil {
 		return
 	}
 	k := c.cred2Kit()
@@ -597,17 +592,18 @@ func (c *Ctx) madeUnpackBad() {
 	}
 }
 
-// credABIOrNil is the release's cred structures, nil when unknown.
-func (c *Ctx) credABIOrNil() *profile.CredABI {
+// credABIOrNil is the release's cred structures (the plugin's release,
+// else the host's), nil when the release is unknown or has no table.
+func (c *Ctx) credABIOrNil() (*profile.CredABI, *profile.Version) {
 	t := c.Target()
 	ver := t.Plugin.Version
 	if ver == nil {
 		ver = t.Host.Version
 	}
 	if ver == nil {
-		return nil
+		return nil, nil
 	}
-	return profile.CredABIFor(*ver)
+	return profile.CredABIFor(*ver), ver
 }
 
 // survive feeds every input to a fresh-enough slurmd worker; a crash or a
