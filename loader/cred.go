@@ -116,10 +116,17 @@ func (c *Cred) Cycles(threads, iterations int, priv, pub uintptr, data []byte) (
 		Threads: uint8(threads), Iterations: uint32(iterations), PrivKey: uint64(priv), PubKey: uint64(pub), Data: data,
 		Sign: int16(c.W.syms[sign.Symbol]), Verify: int16(c.W.syms[verify.Symbol]), ReplayArg: len(verify.Params) == 6,
 	}
-	c.W.enc.Reset()
-	c.W.enc.U8(uint8(wire.OpCredCycles))
-	req.Encode(&c.W.enc)
-	d, err := c.W.roundTripWithin("cred cycles", c.W.enc.Bytes(), c.W.timeout*time.Duration(1+iterations/100))
+	return c.W.cycles("cred cycles", wire.OpCredCycles, req.Encode, iterations)
+}
+
+// cycles runs one cycles request (op, its body written by encode) whose
+// response is an AuthCyclesResult, with a deadline that grows with the
+// iterations.
+func (w *Worker) cycles(what string, op wire.Op, encode func(*wire.Encoder), iterations int) (CycleResult, error) {
+	w.enc.Reset()
+	w.enc.U8(uint8(op))
+	encode(&w.enc)
+	d, err := w.roundTripWithin(what, w.enc.Bytes(), w.timeout*time.Duration(1+iterations/100))
 	if err != nil {
 		return CycleResult{}, err
 	}
@@ -195,8 +202,9 @@ func (c *Cred) Unpack(buf uintptr, pv uint16) (uintptr, Result, error) {
 	return r.Ptr(), r, err
 }
 
-// SbcastUnpack is the 23.11+ sbcast_p_unpack.
-// Where it takes shared_object (Debian's 26.05.5), that is false.
+// SbcastUnpack is the 23.11+ sbcast_p_unpack, called in the form the host
+// library's code uses (profile.HostForms): where it takes shared_object
+// (Debian's 26.05.5 and 24.11.5-4+deb13u1), that is false.
 func (c *Cred) SbcastUnpack(buf uintptr, verify bool, pv uint16) (uintptr, Result, error) {
 	args := []Arg{Ptr(buf), Int(b2i(verify)), Int(int64(pv))}
 	if f := c.Profile.Func(profile.OpSbcastUnpack); f != nil && len(f.Params) == 4 {

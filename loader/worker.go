@@ -58,23 +58,32 @@ type Worker struct {
 
 // Start launches a worker: host library and plugin loaded, init not yet
 // called. It reads key files as the daemon would (KeyAccess).
-func (s *Sandbox) Start(ctx context.Context) (*Worker, error) { return s.start(ctx, s.keyAccess) }
+func (s *Sandbox) Start(ctx context.Context) (*Worker, error) {
+	return s.start(ctx, s.opts.Daemon, s.keyAccess)
+}
 
 // StartWithoutKeyAccess launches a worker that reads files with its uid's
 // permissions only, as a daemon running as SlurmUser does: what specs of
 // unreadable key files need.
 func (s *Sandbox) StartWithoutKeyAccess(ctx context.Context) (*Worker, error) {
-	return s.start(ctx, false)
+	return s.start(ctx, s.opts.Daemon, false)
 }
 
-func (s *Sandbox) start(ctx context.Context, keyAccess bool) (*Worker, error) {
+// StartAs launches a worker that runs as inside the Slurm daemon named
+// ("slurmd", …; "" for a client), whatever the sandbox's options say: the
+// 23.11+ cred plugins verify only in slurmd.
+func (s *Sandbox) StartAs(ctx context.Context, daemon string) (*Worker, error) {
+	return s.start(ctx, daemon, s.keyAccess)
+}
+
+func (s *Sandbox) start(ctx context.Context, daemon string, keyAccess bool) (*Worker, error) {
 	if err := cleanup.Check(); err != nil {
 		return nil, &SetupError{Stage: "start worker", Msg: err.Error()}
 	}
 	syms := symbolsOf(s.Target.Profile)
 	cfg, err := json.Marshal(worker.Config{
 		HostLib: s.hostLib, Plugin: s.plugin, SlurmConf: s.Conf, Symbols: syms, HostSymbols: hostSymbols,
-		AddressSpace: s.opts.AddressSpace, CPUSeconds: 600, Daemon: s.opts.Daemon,
+		AddressSpace: s.opts.AddressSpace, CPUSeconds: 600, Daemon: daemon,
 	})
 	if err != nil {
 		return nil, err
@@ -163,10 +172,13 @@ func (s *Sandbox) start(ctx context.Context, keyAccess bool) (*Worker, error) {
 	return w, nil
 }
 
-// hostSymbols are host functions specs may call through Worker.Call;
-// getenv (the C library's, through the host's scope) shows what the plugin
-// sees of its environment.
-var hostSymbols = []string{"slurm_strerror", "destroy_identity", "getenv"}
+// hostSymbols are host functions specs may call through Worker.Call.
+// switch_g_init is what every daemon calls at start (the 23.11+ cred
+// plugins pack switch data through it); slurm_cred_destroy and
+// delete_sbcast_cred free 23.11+ credentials as the framework does;
+// getenv (the C library's, through the host's scope) shows what the
+// plugin sees of its environment.
+var hostSymbols = []string{"slurm_strerror", "destroy_identity", "switch_g_init", "slurm_cred_destroy", "delete_sbcast_cred", "getenv"}
 
 func symbolsOf(p *profile.Profile) []string {
 	var out []string

@@ -68,9 +68,13 @@ const (
 	// OpWrite stores bytes into C memory, as the framework writes into
 	// plugin structures (the auth index): u64 pointer, bytes.
 	OpWrite
+	// OpCred2Cycles runs 23.11+ cred_p_create → copy of the packed
+	// credential → cred_p_unpack → destroy loops inside the worker: a
+	// Cred2Cycles request. Response: an AuthCyclesResult (ids unused).
+	OpCred2Cycles
 )
 
-var opNames = [...]string{"", "call", "alloc", "read", "cstring", "free", "newbuf", "bufdata", "setoffset", "freebuf", "heap", "xmallocinfo", "exit", "authcycles", "reload", "credcycles", "bench", "fuzz", "write"}
+var opNames = [...]string{"", "call", "alloc", "read", "cstring", "free", "newbuf", "bufdata", "setoffset", "freebuf", "heap", "xmallocinfo", "exit", "authcycles", "reload", "credcycles", "bench", "fuzz", "write", "cred2cycles"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) {
@@ -330,6 +334,46 @@ func (c *CredCycles) Decode(d *Decoder) {
 	c.Data = d.Blob()
 	c.Sign, c.Verify = int16(d.U16()), int16(d.U16())
 	c.ReplayArg = d.U8() == 1
+}
+
+// Cred2Cycles describes a loop of 23.11+ cred_p_create and cred_p_unpack
+// calls on an argument structure already in the worker. Symbol fields are
+// indices in the worker's symbol table; the offsets are those of
+// slurm_cred_t's buffer and verified members in the plugin's release.
+type Cred2Cycles struct {
+	Threads                 uint8
+	Iterations              uint32
+	Arg                     uint64 // slurm_cred_arg_t *
+	Protocol                uint16
+	Create, Unpack, Destroy int16
+	BufferOff, VerifiedOff  uint32
+	// Verify is set when the unpacked credential must come out verified
+	// (the worker runs as slurmd).
+	Verify bool
+}
+
+func (c *Cred2Cycles) Encode(e *Encoder) {
+	e.U8(c.Threads)
+	e.U32(c.Iterations)
+	e.U64(c.Arg)
+	e.U16(c.Protocol)
+	e.U16(uint16(c.Create))
+	e.U16(uint16(c.Unpack))
+	e.U16(uint16(c.Destroy))
+	e.U32(c.BufferOff)
+	e.U32(c.VerifiedOff)
+	if c.Verify {
+		e.U8(1)
+	} else {
+		e.U8(0)
+	}
+}
+
+func (c *Cred2Cycles) Decode(d *Decoder) {
+	c.Threads, c.Iterations, c.Arg, c.Protocol = d.U8(), d.U32(), d.U64(), d.U16()
+	c.Create, c.Unpack, c.Destroy = int16(d.U16()), int16(d.U16()), int16(d.U16())
+	c.BufferOff, c.VerifiedOff = d.U32(), d.U32()
+	c.Verify = d.U8() == 1
 }
 
 // Bench kinds.

@@ -132,47 +132,55 @@ func setIndex(cred uintptr) { *(*int32)(addr(cred)) = 0 }
 // credCycles signs and verifies on c.Threads OS threads at once, freeing
 // each signature with xfree as the framework does.
 func (s *server) credCycles(c *wire.CredCycles) wire.AuthCyclesResult {
-	var res wire.AuthCyclesResult
-	var mu sync.Mutex
 	sign, verify := s.syms[c.Sign], s.syms[c.Verify]
 	data := s.c.alloc(c.Data, 0)
 	defer purego.SyscallN(s.c.free, data)
+	return s.loops(int(c.Threads), c.Iterations, func(errno *int32) string {
+		var sig uintptr
+		var size uint32
+		*errno = 0
+		rc, _, _ := purego.SyscallN(sign, uintptr(c.PrivKey), data, uintptr(len(c.Data)),
+			uintptr(unsafe.Pointer(&sig)), uintptr(unsafe.Pointer(&size)))
+		if int32(rc) != 0 || sig == 0 {
+			return fmt.Sprintf("sign returned %d, errno %d", int32(rc), *errno)
+		}
+		defer s.h.xfreePtr(sig)
+		args := []uintptr{uintptr(c.PubKey), data, uintptr(len(c.Data)), sig, uintptr(size)}
+		if c.ReplayArg {
+			args = append(args, 1)
+		}
+		*errno = 0
+		if rc, _, _ := purego.SyscallN(verify, args...); int32(rc) != 0 {
+			return fmt.Sprintf("verify_sign returned %d, errno %d", int32(rc), *errno)
+		}
+		return ""
+	})
+}
+
+// loops runs cycle iterations times on each of threads locked OS threads
+// at once and counts what failed (cycle returns why, "" for success), with
+// the heap in use before and after.
+func (s *server) loops(threads int, iterations uint32, cycle func(errno *int32) string) wire.AuthCyclesResult {
+	var res wire.AuthCyclesResult
+	var mu sync.Mutex
 	res.HeapBefore, _ = s.c.heap()
-	defer concurrently(int(c.Threads))()
+	defer concurrently(threads)()
 	var wg sync.WaitGroup
-	for t := 0; t < int(max(c.Threads, 1)); t++ {
+	for t := 0; t < max(threads, 1); t++ {
 		wg.Add(1)
 		go func(thread int) {
 			defer wg.Done()
 			runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 			errno := (*int32)(addr(must(purego.SyscallN(s.c.errnoLocation))))
-			for cycle := uint32(0); cycle < c.Iterations; cycle++ {
-				var sig uintptr
-				var size uint32
-				*errno = 0
-				rc, _, _ := purego.SyscallN(sign, uintptr(c.PrivKey), data, uintptr(len(c.Data)),
-					uintptr(unsafe.Pointer(&sig)), uintptr(unsafe.Pointer(&size)))
-				failure := ""
-				if int32(rc) != 0 || sig == 0 {
-					failure = fmt.Sprintf("sign returned %d, errno %d", int32(rc), *errno)
-				} else {
-					args := []uintptr{uintptr(c.PubKey), data, uintptr(len(c.Data)), sig, uintptr(size)}
-					if c.ReplayArg {
-						args = append(args, 1)
-					}
-					*errno = 0
-					if rc, _, _ := purego.SyscallN(verify, args...); int32(rc) != 0 {
-						failure = fmt.Sprintf("verify_sign returned %d, errno %d", int32(rc), *errno)
-					}
-					s.h.xfreePtr(sig)
-				}
+			for n := uint32(0); n < iterations; n++ {
+				failure := cycle(errno)
 				mu.Lock()
 				if failure == "" {
 					res.Completed++
 				} else {
 					res.Failed++
 					if res.FirstFailure == "" {
-						res.FirstFailure = failure + fmt.Sprintf(" (thread %d, cycle %d)", thread, cycle)
+						res.FirstFailure = failure + fmt.Sprintf(" (thread %d, cycle %d)", thread, n)
 					}
 				}
 				mu.Unlock()
@@ -182,4 +190,45 @@ func (s *server) credCycles(c *wire.CredCycles) wire.AuthCyclesResult {
 	wg.Wait()
 	res.HeapAfter, _ = s.c.heap()
 	return res
+}
+
+// cred2Cycles creates a job credential, unpacks a copy of its packed bytes
+// (in a buffer from init_buf, as slurmd receives it) and destroys both
+// with slurm_cred_destroy, on c.Threads OS threads at once.
+func (s *server) cred2Cycles(c *wire.Cred2Cycles) wire.AuthCyclesResult {
+	create, unpack, destroy := s.syms[c.Create], s.syms[c.Unpack], s.syms[c.Destroy]
+	return s.loops(int(c.Threads), c.Iterations, func(errno *int32) string {
+		return s.cred2Cycle(c, create, unpack, destroy, errno)
+	})
+}
+
+func (s *server) cred2Cycle(c *wire.Cred2Cycles, create, unpack, destroy uintptr, errno *int32) string {
+	*errno = 0
+	cred, _, _ := purego.SyscallN(create, uintptr(c.Arg), 1, uintptr(c.Protocol))
+	if cred == 0 {
+		return fmt.Sprintf("cred_p_create returned NULL, errno %d", *errno)
+	}
+	defer purego.SyscallN(destroy, cred)
+	packed := *(*uintptr)(addr(cred + uintptr(c.BufferOff)))
+	if packed == 0 {
+		return "cred_p_create returned a credential without a buffer"
+	}
+	n := *(*uint32)(addr(packed + profile.BufOffProcessed))
+	b, _, _ := purego.SyscallN(s.h.initBuf, uintptr(max(n, 1)))
+	if b == 0 {
+		return "init_buf failed"
+	}
+	defer purego.SyscallN(s.h.freeBuf, b)
+	copy(cbytes(*(*uintptr)(addr(b + profile.BufOffHead)), int(n)), cbytes(*(*uintptr)(addr(packed + profile.BufOffHead)), int(n)))
+	*(*uint32)(addr(b + profile.BufOffSize)) = n
+	*errno = 0
+	u, _, _ := purego.SyscallN(unpack, b, uintptr(c.Protocol))
+	if u == 0 {
+		return fmt.Sprintf("cred_p_unpack of a fresh credential returned NULL, errno %d", *errno)
+	}
+	defer purego.SyscallN(destroy, u)
+	if c.Verify && *(*uint8)(addr(u + uintptr(c.VerifiedOff))) == 0 {
+		return "cred_p_unpack as slurmd did not verify a fresh credential"
+	}
+	return ""
 }

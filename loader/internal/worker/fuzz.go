@@ -138,10 +138,10 @@ func (f *fuzzer) run(s *server, req *wire.Fuzz) wire.FuzzResult {
 			f.target = hotcall.New(fn, uintptr(req.Key), 0, 0, 0, 0, 1) // replay_okay
 		}
 	case wire.FuzzSbcastUnpack:
-		f.target = hotcall.New(fn, f.buf, 0, 0)
-		if req.Arity == 4 {
-			f.target = hotcall.New(fn, f.buf, 0, 0, 0) // shared_object, alternating with verify
-		}
+		// Four arguments either way: the three-argument form also gets
+		// the protocol version in the fourth (see loader.Cred.SbcastUnpack:
+		// Debian's 24.11.5 reads it from there).
+		f.target = hotcall.New(fn, f.buf, 0, 0, 0)
 	default:
 		f.target = hotcall.New(fn, f.buf, 0)
 	}
@@ -304,11 +304,10 @@ func (f *fuzzer) exec(s *server, req *wire.Fuzz, in []byte, pv uint16) (accepted
 			// The protocol version is the last argument; verify (and
 			// shared_object) alternate between executions.
 			call.Args[1] = uintptr(f.execs & 1)
-			last := 2
+			call.Args[2], call.Args[3] = uintptr(pv), uintptr(pv)
 			if req.Arity == 4 {
-				call.Args[2], last = uintptr(f.execs>>1&1), 3
+				call.Args[2] = uintptr(f.execs >> 1 & 1)
 			}
-			call.Args[last] = uintptr(pv)
 		} else {
 			call.Args[1] = uintptr(pv)
 		}

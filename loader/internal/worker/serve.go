@@ -391,6 +391,16 @@ func (s *server) handle(d *wire.Decoder) {
 		} else {
 			s.fail("malformed cred cycles request")
 		}
+	case wire.OpCred2Cycles:
+		var c wire.Cred2Cycles
+		c.Decode(d)
+		if d.Err() == nil && s.symIndexOK(c.Create) && s.symIndexOK(c.Unpack) && s.symIndexOK(c.Destroy) {
+			res := s.cred2Cycles(&c)
+			s.signals.restore()
+			res.Encode(&s.enc)
+		} else {
+			s.fail("malformed cred2 cycles request")
+		}
 	case wire.OpAuthCycles:
 		var a wire.AuthCycles
 		a.Decode(d)
