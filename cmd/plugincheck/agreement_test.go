@@ -1,0 +1,190 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/plugincheck/plugincheck/internal/testenv"
+	"github.com/plugincheck/plugincheck/suite"
+)
+
+// The agreement test holds the unit verdicts against real daemons: a plugin
+// that breaks a daemon (e2e fails a MUST clause) fails at least one MUST
+// unit clause, and a plugin that passes every MUST unit clause passes e2e.
+
+// daemonCache is the directory of daemon roots (make daemons).
+func daemonCache(t *testing.T) string {
+	if c := os.Getenv("PLUGINCHECK_DAEMONS"); c != "" {
+		return testenv.Need(t, "Slurm daemon roots", c)
+	}
+	return testenv.Need(t, "Slurm daemon roots", filepath.Join(testenv.RepoRoot(t), ".cache", "slurm-daemons"))
+}
+
+// cliProcess runs this test binary as plugincheck (see TestMain): the unit suite
+// and e2e each get a process of their own, so they can run side by side.
+func cliProcess(args ...string) (int, string, string) {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "PLUGINCHECK_TEST_AS_CLI=1")
+	var so, se strings.Builder
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		code = -1
+		se.WriteString(err.Error())
+	}
+	return code, so.String(), se.String()
+}
+
+// unitVerdict runs the unit suite's MUST clauses and returns the failed
+// ones.
+func unitVerdict(t *testing.T, plugin, slurmLib string, extra ...string) (failed []string, detail string) {
+	sum := filepath.Join(t.TempDir(), "summary.json")
+	args := append([]string{"run", plugin, "--slurm-lib", slurmLib, "--label-filter", "MUST", "--no-color", "--summary-json", sum}, extra...)
+	code, so, se := cliProcess(args...)
+	data, err := os.ReadFile(sum)
+	if err != nil {
+		t.Fatalf("plugincheck %s: exit %d, no summary: %v\n%s\n%s", strings.Join(args, " "), code, err, tailLines(so, 20), tailLines(se, 20))
+	}
+	var s suite.Summary
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range s.Clauses {
+		if c.Level == suite.Must && strings.EqualFold(string(c.Result), "failed") {
+			failed = append(failed, c.ID)
+		}
+	}
+	sort.Strings(failed)
+	return failed, s.Verdict
+}
+
+var e2eLine = regexp.MustCompile(`(?m)^  (passed|FAILED|not tested)\s+(E2E-[A-Z]+)\s+(MUST|SHOULD)`)
+
+// e2eVerdict runs plugincheck e2e and returns the failed MUST clauses.
+func e2eVerdict(t *testing.T, plugin string, extra ...string) (failed []string, out string, code int) {
+	args := append([]string{"e2e", plugin, "--daemons", daemonCache(t), "--quiet"}, extra...)
+	code, so, se := cliProcess(args...)
+	if code != 0 && code != 1 {
+		t.Fatalf("plugincheck %s: exit %d\n%s\n%s", strings.Join(args, " "), code, so, se)
+	}
+	for _, m := range e2eLine.FindAllStringSubmatch(so, -1) {
+		if m[1] == "FAILED" && m[3] == "MUST" {
+			failed = append(failed, m[2])
+		}
+	}
+	return failed, so, code
+}
+
+func tailLines(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// keyFile writes a fresh key for the good fixture's key=<path> AuthInfo.
+func keyFile(t *testing.T) string {
+	k := make([]byte, 32)
+	rand.Read(k)
+	p := filepath.Join(t.TempDir(), "other.key")
+	if err := os.WriteFile(p, k, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+type agreeRow struct {
+	name, plugin, slurmLib string
+	e2eArgs                []string
+	// breaks: e2e must fail (a plugin known to break a daemon); otherwise
+	// it must pass when the unit suite passes.
+	breaks bool
+}
+
+type agreeOutcome struct {
+	row        agreeRow
+	unitFailed []string
+	unitDetail string
+	e2eFailed  []string
+	e2eOut     string
+	took       time.Duration
+}
+
+// agrees checks the two verdicts against each other: a plugin that breaks
+// a daemon fails a MUST unit clause, which is the same as: a plugin that
+// passes every MUST unit clause passes e2e. (A plugin may fail a unit
+// clause and still run in the daemons: the unit suite asks more.)
+func (o *agreeOutcome) agrees() error {
+	if len(o.e2eFailed) > 0 && len(o.unitFailed) == 0 {
+		return fmt.Errorf("e2e fails %v but every MUST unit clause passes (%s)", o.e2eFailed, o.unitDetail)
+	}
+	return nil
+}
+
+func runAgreement(t *testing.T, row agreeRow) *agreeOutcome {
+	o := &agreeOutcome{row: row}
+	start := time.Now()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		o.e2eFailed, o.e2eOut, _ = e2eVerdict(t, row.plugin, row.e2eArgs...)
+	}()
+	o.unitFailed, o.unitDetail = unitVerdict(t, row.plugin, row.slurmLib)
+	wg.Wait()
+	o.took = time.Since(start)
+	return o
+}
+
+// TestAgreement: the good 22.05 fixture and the fixture whose get_host
+// returns its own string, one node each, a short E2E-STABLE.
+func TestAgreement(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Slurm daemons")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the daemons' namespace needs root")
+	}
+	lib := testenv.Plugin(t, "22.05", "libslurmfull.so")
+	daemonCache(t)
+	quick := []string{"--stable-rpcs", "40", "--stable-jobs", "4"}
+	rows := []agreeRow{
+		{name: "good_2205", plugin: testenv.Fixture(t, "auth_good_2205.so"), slurmLib: lib,
+			e2eArgs: append([]string{"--refuse-auth-info", "key=" + keyFile(t)}, quick...)},
+		{name: "e2e_hostalias", plugin: testenv.Fixture(t, "auth_e2e_hostalias.so"), slurmLib: lib,
+			e2eArgs: append([]string{"--refuse-auth-info", "key=" + keyFile(t)}, quick...), breaks: true},
+	}
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			t.Parallel()
+			o := runAgreement(t, row)
+			t.Logf("%s: unit MUST failed %v; e2e MUST failed %v (%s)", row.name, o.unitFailed, o.e2eFailed, o.took.Round(time.Second))
+			if err := o.agrees(); err != nil {
+				t.Errorf("%s: %v\n%s", row.name, err, o.e2eOut)
+			}
+			if row.breaks && len(o.e2eFailed) == 0 {
+				t.Errorf("%s breaks slurmctld, but e2e passed:\n%s", row.name, o.e2eOut)
+			}
+			if !row.breaks && len(o.e2eFailed) > 0 {
+				t.Errorf("%s: e2e failed %v:\n%s", row.name, o.e2eFailed, o.e2eOut)
+			}
+			if row.breaks && !strings.Contains(o.e2eOut, "slurmctld killed by signal") {
+				t.Errorf("%s: no slurmctld crash in the evidence:\n%s", row.name, o.e2eOut)
+			}
+		})
+	}
+}
