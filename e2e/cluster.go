@@ -251,7 +251,7 @@ func (c *Cluster) slurmConf(ports []int, authInfo string) string {
 	for i, n := range c.Nodes {
 		w("NodeName=%s NodeHostname=%s NodeAddr=127.0.0.1 Port=%d CPUs=1 State=UNKNOWN", n, c.hostname, ports[1+i])
 	}
-	w("PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP")
+	w("PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:16")
 	return b.String()
 }
 
@@ -419,12 +419,26 @@ func (c *Cluster) Client(ctx context.Context, u User, conf string, env []string,
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	// A client waits long for a slurmctld that has died: give it a moment
+	// to say so itself, then end it.
+	var ctldDone <-chan struct{}
+	if c.Ctld != nil {
+		ctldDone = c.Ctld.done
+	}
 	select {
 	case r.Err = <-done:
 	case <-ctx.Done():
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 		r.Err = fmt.Errorf("no answer within %s", timeout)
+	case <-ctldDone:
+		select {
+		case r.Err = <-done:
+		case <-time.After(2 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+			r.Err = errors.New("slurmctld died while it waited for an answer")
+		}
 	}
 	r.Duration = time.Since(start)
 	r.Stdout, r.Stderr = so.String(), se.String()

@@ -339,7 +339,9 @@ func (k *checker) usable(id string) bool {
 	}
 	if k.down != "" {
 		if id == "E2E-STABLE" {
-			k.fail(id, "a daemon died: "+k.down)
+			// The evidence is with the clause during which it died.
+			k.rep.Results = append(k.rep.Results, Result{ID: id, Level: k.level(id), Status: Failed,
+				Detail: "a daemon died: " + k.down})
 			return false
 		}
 		k.notTested(id, "the cluster is down: "+k.down)
@@ -591,6 +593,7 @@ func (k *checker) stable() {
 	n := strconv.Itoa(len(k.c.Nodes))
 	var mu sync.Mutex
 	var bad []*CmdResult
+	took := map[string][]time.Duration{}
 	jobs := make(chan []string)
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
@@ -603,11 +606,12 @@ func (k *checker) stable() {
 					u = k.sub
 				}
 				r := k.client(u, 60*time.Second, args...)
+				mu.Lock()
 				if r.Err != nil {
-					mu.Lock()
 					bad = append(bad, r)
-					mu.Unlock()
 				}
+				took[args[0]] = append(took[args[0]], r.Duration)
+				mu.Unlock()
 			}
 		}()
 	}
@@ -657,7 +661,14 @@ func (k *checker) stable() {
 		k.fail(id, "memory grew: "+strings.Join(growth, ", "))
 		return
 	}
-	k.pass(id, fmt.Sprintf("%d RPCs and %d jobs; RSS %s", k.o.StableRPCs, k.o.StableJobs, strings.Join(growth, ", ")))
+	var times []string
+	for _, c := range []string{"srun", "scontrol", "squeue", "sinfo"} {
+		if d := took[c]; len(d) > 0 {
+			sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+			times = append(times, fmt.Sprintf("%s median %s", c, d[len(d)/2].Round(time.Millisecond)))
+		}
+	}
+	k.pass(id, fmt.Sprintf("%d RPCs and %d jobs; RSS %s; %s", k.o.StableRPCs, k.o.StableJobs, strings.Join(growth, ", "), strings.Join(times, ", ")))
 }
 
 func (k *checker) tamper() {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/plugincheck/plugincheck/internal/testenv"
+	"github.com/plugincheck/plugincheck/loader"
 	"github.com/plugincheck/plugincheck/suite"
 )
 
@@ -187,4 +188,159 @@ func TestAgreement(t *testing.T) {
 			}
 		})
 	}
+}
+
+// realRelease is the release of series in both the plugin and the daemon
+// caches, or "" (the test is skipped for it then).
+func realRelease(t *testing.T, series string) string {
+	for _, r := range testenv.Releases(t) {
+		if strings.HasPrefix(r, series+".") {
+			if _, err := os.Stat(filepath.Join(daemonCache(t), r, ".complete")); err == nil {
+				return r
+			}
+		}
+	}
+	return ""
+}
+
+// TestRealPluginsE2E pins Debian's own plugins in their daemons: auth/munge
+// and cred/munge pass every E2E clause checked, auth/none fails E2E-REFUSE
+// by design and nothing else. 22.05 here; every release in make agreement.
+func TestRealPluginsE2E(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Slurm daemons")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the daemons' namespace needs root")
+	}
+	series := []string{"22.05"}
+	if os.Getenv("PLUGINCHECK_AGREEMENT") != "" {
+		series = []string{"20.11", "22.05", "24.11", "26.05"}
+	}
+	quick := []string{"--stable-rpcs", "40", "--stable-jobs", "4"}
+	for _, s := range series {
+		rel := realRelease(t, s)
+		if rel == "" {
+			t.Errorf("no daemon root of Slurm %s in %s", s, daemonCache(t))
+			continue
+		}
+		dir := testenv.PluginDir(t, rel)
+		for _, c := range []struct {
+			plugin string
+			want   []string // the MUST clauses that fail
+		}{
+			{"auth_munge.so", nil},
+			{"cred_munge.so", nil},
+			{"auth_none.so", []string{"E2E-REFUSE"}},
+		} {
+			c := c
+			t.Run(rel+"/"+c.plugin, func(t *testing.T) {
+				t.Parallel()
+				failed, out, code := e2eVerdict(t, filepath.Join(dir, c.plugin), quick...)
+				if strings.Join(failed, " ") != strings.Join(c.want, " ") {
+					t.Errorf("failed MUST clauses %v, want %v (exit %d)\n%s", failed, c.want, code, out)
+				}
+				if want := map[bool]int{true: 1, false: 0}[len(c.want) > 0]; code != want {
+					t.Errorf("exit %d, want %d", code, want)
+				}
+			})
+		}
+	}
+}
+
+// TestAgreementMatrix is make agreement: the unit suite and e2e over every
+// fixture plugin and the real plugins of every release with daemons, in a
+// table written to $PLUGINCHECK_AGREEMENT (docs/agreement.md).
+func TestAgreementMatrix(t *testing.T) {
+	out := os.Getenv("PLUGINCHECK_AGREEMENT")
+	if out == "" {
+		t.Skip("make agreement sets PLUGINCHECK_AGREEMENT")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the daemons' namespace needs root")
+	}
+	fixtures, _ := filepath.Glob(filepath.Join(filepath.Dir(testenv.Fixture(t, "auth_good_2205.so")), "*.so"))
+	var rows []agreeRow
+	credKey := keyFile(t)
+	for _, f := range fixtures {
+		name := filepath.Base(f)
+		p, err := loader.InspectPlugin(f)
+		if err != nil || p.Version == nil || (p.Kind() != "auth" && p.Kind() != "cred") {
+			continue // not a loadable plugin of a release: no daemon can run it
+		}
+		rel := realRelease(t, p.Version.Series())
+		if rel == "" {
+			continue
+		}
+		row := agreeRow{name: name, plugin: f, slurmLib: filepath.Join(testenv.PluginDir(t, rel), "libslurmfull.so"),
+			e2eArgs: []string{"--stable-rpcs", "100", "--stable-jobs", "10"}}
+		if p.Kind() == "auth" {
+			row.e2eArgs = append(row.e2eArgs, "--refuse-auth-info", "key="+keyFile(t))
+		} else {
+			row.e2eArgs = append(row.e2eArgs, "--conf-line", "JobCredentialPrivateKey="+credKey,
+				"--conf-line", "JobCredentialPublicCertificate="+credKey)
+		}
+		rows = append(rows, row)
+	}
+	for _, s := range []string{"20.11", "22.05", "24.11", "26.05"} {
+		if rel := realRelease(t, s); rel != "" {
+			for _, pl := range []string{"auth_munge.so", "auth_none.so", "cred_munge.so"} {
+				rows = append(rows, agreeRow{name: rel + "/" + pl, plugin: filepath.Join(testenv.PluginDir(t, rel), pl),
+					slurmLib: filepath.Join(testenv.PluginDir(t, rel), "libslurmfull.so"),
+					e2eArgs:  []string{"--stable-rpcs", "100", "--stable-jobs", "10"}})
+			}
+		}
+	}
+	var mu sync.Mutex
+	outcomes := map[string]*agreeOutcome{}
+	sem := make(chan struct{}, 2)
+	t.Run("rows", func(t *testing.T) {
+		for _, row := range rows {
+			row := row
+			t.Run(row.name, func(t *testing.T) {
+				t.Parallel()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				o := runAgreement(t, row)
+				mu.Lock()
+				outcomes[row.name] = o
+				mu.Unlock()
+				if err := o.agrees(); err != nil {
+					t.Errorf("%v\n%s", err, o.e2eOut)
+				}
+			})
+		}
+	})
+	var b strings.Builder
+	b.WriteString("# Agreement: unit verdicts against real Slurm daemons\n\n")
+	b.WriteString("Written by `make agreement` (cmd/plugincheck/agreement_test.go, TestAgreementMatrix).\n")
+	b.WriteString("For each plugin: the MUST clauses of the unit suite it fails (`plugincheck run --label-filter MUST`),\n")
+	b.WriteString("the MUST E2E clauses it fails (`plugincheck e2e`, one node, 100 RPCs and 10 jobs), and whether\n")
+	b.WriteString("they agree: a plugin that fails an E2E clause must fail a MUST unit clause.\n\n")
+	b.WriteString("| plugin | unit: MUST failed | e2e: MUST failed | agree |\n|---|---|---|---|\n")
+	names := make([]string, 0, len(outcomes))
+	for n := range outcomes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	disagree := 0
+	for _, n := range names {
+		o := outcomes[n]
+		agree := "yes"
+		if o.agrees() != nil {
+			agree, disagree = "**no**", disagree+1
+		}
+		b.WriteString(fmt.Sprintf("| %s | %s | %s | %s |\n", n, listOrNone(o.unitFailed), listOrNone(o.e2eFailed), agree))
+	}
+	b.WriteString(fmt.Sprintf("\n%d plugins, %d disagreements.\n", len(names), disagree))
+	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func listOrNone(l []string) string {
+	if len(l) == 0 {
+		return "—"
+	}
+	return strings.Join(l, ", ")
 }
