@@ -37,6 +37,9 @@ func runCmd(args []string, stdout io.Writer) error {
 	configFile := fs.String("config", "", "YAML file of flag values (flag name: value); command-line flags win")
 	fs.BoolVar(&opts.Verbose, "v", false, "verbose Ginkgo output")
 	fs.BoolVar(&opts.NoColor, "no-color", os.Getenv("NO_COLOR") != "", "no colour")
+	withE2E := fs.Bool("e2e", false, "also run each plugin inside real Slurm daemons (the E2E clauses; see plugincheck e2e)")
+	var ef e2eFlags
+	ef.register(fs)
 	paths, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -57,6 +60,7 @@ func runCmd(args []string, stdout io.Writer) error {
 	opts.Progress = os.Stderr
 	worst := 0
 	var summaries []*suite.Summary
+	var e2eFailed []string
 	for _, p := range paths {
 		c := cfg
 		c.Plugin = p
@@ -71,6 +75,17 @@ func runCmd(args []string, stdout io.Writer) error {
 		sum.WriteTable(stdout)
 		summaries = append(summaries, sum)
 		worst = max(worst, sum.ExitCode())
+		if *withE2E {
+			ef.authInfo, ef.confLines = cfg.AuthInfo, cfg.ConfLines
+			rep, err := runE2E(p, &ef, stdout, os.Stderr)
+			if err != nil {
+				return err
+			}
+			if rep.Failed() {
+				worst = max(worst, 1)
+				e2eFailed = append(e2eFailed, rep.Type)
+			}
+		}
 	}
 	if *summaryJSON != "" {
 		var v any = summaries[0]
@@ -81,6 +96,9 @@ func runCmd(args []string, stdout io.Writer) error {
 		if err := os.WriteFile(*summaryJSON, append(data, '\n'), 0o644); err != nil {
 			return err
 		}
+	}
+	if worst != 0 && summaries[len(summaries)-1].ExitCode() == 0 && len(e2eFailed) > 0 {
+		return &exitStatus{code: worst, err: fmt.Errorf("%s: a MUST clause of the end-to-end check failed", strings.Join(e2eFailed, ", "))}
 	}
 	if worst != 0 {
 		return &exitStatus{code: worst, err: errors.New(summaries[len(summaries)-1].Verdict)}
