@@ -623,11 +623,11 @@ func (k *checker) stable() {
 			jobsLeft--
 		}
 		jobs <- rpcs[i%len(rpcs)]
-		if k.c.Dead() != "" {
+		if k.c.Dead() != "" || k.ctx.Err() != nil {
 			break
 		}
 	}
-	for ; jobsLeft > 0 && k.c.Dead() == ""; jobsLeft-- {
+	for ; jobsLeft > 0 && k.c.Dead() == "" && k.ctx.Err() == nil; jobsLeft-- {
 		jobs <- []string{"srun", "-N" + n, "-n" + n, "true"}
 	}
 	close(jobs)
