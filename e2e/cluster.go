@@ -47,6 +47,9 @@ type ClusterConfig struct {
 	PluginDir string   // a directory holding the plugin under test, searched first
 	ConfLines []string // extra slurm.conf lines
 	Env       []string // extra environment of daemons and clients
+	// Sbin, when set, is laid over the root's usr/sbin: a vendor's own
+	// build of slurmctld, slurmd and slurmstepd.
+	Sbin string
 }
 
 // Daemon is one running slurmctld or slurmd.
@@ -286,8 +289,11 @@ func (c *Cluster) enterNamespace(ctx context.Context) error {
 	var script strings.Builder
 	script.WriteString("set -e\n")
 	for _, d := range overlaid {
-		fmt.Fprintf(&script, "mount -t overlay plugincheck-e2e -o ro,lowerdir=%s:/%s /%s\n",
-			shellQuote(filepath.Join(c.Cfg.Root, d)), d, d)
+		lower := shellQuote(filepath.Join(c.Cfg.Root, d))
+		if d == "usr/sbin" && c.Cfg.Sbin != "" {
+			lower = shellQuote(c.Cfg.Sbin) + ":" + lower
+		}
+		fmt.Fprintf(&script, "mount -t overlay plugincheck-e2e -o ro,lowerdir=%s:/%s /%s\n", lower, d, d)
 	}
 	script.WriteString("echo ready\nexec sleep 2147483647\n")
 	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script.String())

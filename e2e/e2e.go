@@ -53,9 +53,13 @@ type Options struct {
 	// (hack/fetch-slurm.sh --daemons); Root overrides the choice.
 	DaemonCache string
 	Root        string
-	Nodes       int
-	AuthInfo    string   // the run's --auth-info, added to AuthInfo
-	ConfLines   []string // the run's --conf-line settings
+	// SlurmSbin is a directory of the vendor's own slurmctld, slurmd and
+	// slurmstepd, used instead of the root's (its libraries and clients
+	// stay the root's).
+	SlurmSbin string
+	Nodes     int
+	AuthInfo  string   // the run's --auth-info, added to AuthInfo
+	ConfLines []string // the run's --conf-line settings
 	// RefuseAuthInfo is the AuthInfo of a client that must be refused;
 	// RefuseEnv its extra environment. Built in for auth/munge.
 	RefuseAuthInfo string
@@ -183,6 +187,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	cfg := ClusterConfig{Root: root, Nodes: o.Nodes, AuthType: "auth/munge", CredType: "cred/munge",
 		PluginDir: pdir, ConfLines: o.ConfLines}
+	if o.SlurmSbin != "" {
+		if cfg.Sbin, err = filepath.Abs(o.SlurmSbin); err != nil {
+			return nil, err
+		}
+		for _, d := range []string{"slurmctld", "slurmd", "slurmstepd"} {
+			if _, err := os.Stat(filepath.Join(cfg.Sbin, d)); err != nil {
+				return nil, fmt.Errorf("--slurm-sbin: %w", err)
+			}
+		}
+	}
 	if kind == "auth" {
 		cfg.AuthType = p.Type
 	} else {

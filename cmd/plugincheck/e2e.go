@@ -18,6 +18,7 @@ import (
 type e2eFlags struct {
 	nodes          int
 	daemons, root  string
+	sbin           string
 	authInfo       string
 	confLines      multiFlag
 	refuseAuthInfo string
@@ -32,6 +33,7 @@ func (f *e2eFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.nodes, "nodes", 1, "slurmd daemons of the private cluster")
 	fs.StringVar(&f.daemons, "daemons", "", "directory of daemon roots, one per release (default $PLUGINCHECK_DAEMONS, else .cache/slurm-daemons)")
 	fs.StringVar(&f.root, "daemon-root", "", "the daemon root to run (default: the release of the plugin's series in --daemons)")
+	fs.StringVar(&f.sbin, "slurm-sbin", "", "a directory with your own build's slurmctld, slurmd and slurmstepd, used instead of Debian's")
 	fs.StringVar(&f.refuseAuthInfo, "refuse-auth-info", "", "AuthInfo of a client that must be refused (E2E-REFUSE; built in for auth/munge)")
 	fs.Var(&f.refuseEnv, "refuse-env", "VAR=VALUE in the environment of the client that must be refused (repeatable)")
 	fs.IntVar(&f.stableRPCs, "stable-rpcs", 300, "client RPCs of E2E-STABLE")
@@ -59,7 +61,7 @@ func (f *e2eFlags) options(plugin string, stderr io.Writer) (e2e.Options, error)
 	if cache == "" {
 		cache = filepath.Join(".cache", "slurm-daemons")
 	}
-	o := e2e.Options{Plugin: plugin, DaemonCache: cache, Root: f.root, Nodes: f.nodes,
+	o := e2e.Options{Plugin: plugin, DaemonCache: cache, Root: f.root, SlurmSbin: f.sbin, Nodes: f.nodes,
 		AuthInfo: f.authInfo, ConfLines: f.confLines,
 		RefuseAuthInfo: f.refuseAuthInfo, RefuseEnv: f.refuseEnv,
 		StableRPCs: f.stableRPCs, StableJobs: f.stableJobs, Submitter: f.submitter}
