@@ -51,7 +51,7 @@ func cliProcess(args ...string) (int, string, string) {
 
 // unitVerdict runs the unit suite's MUST clauses and returns the failed
 // ones.
-func unitVerdict(t *testing.T, plugin, slurmLib string, extra ...string) (failed []string, detail string) {
+func unitVerdict(t *testing.T, plugin, slurmLib string, extra ...string) (failed, notTested []string, detail string) {
 	sum := filepath.Join(t.TempDir(), "summary.json")
 	args := append([]string{"run", plugin, "--slurm-lib", slurmLib, "--label-filter", "MUST", "--no-color", "--summary-json", sum}, extra...)
 	code, so, se := cliProcess(args...)
@@ -64,12 +64,15 @@ func unitVerdict(t *testing.T, plugin, slurmLib string, extra ...string) (failed
 		t.Fatal(err)
 	}
 	for _, c := range s.Clauses {
-		if c.Level == suite.Must && strings.EqualFold(string(c.Result), "failed") {
+		if c.Level == suite.Must && c.Result == suite.Failed {
 			failed = append(failed, c.ID)
+		}
+		if c.Level == suite.Must && c.Result == suite.NotTested {
+			notTested = append(notTested, c.ID)
 		}
 	}
 	sort.Strings(failed)
-	return failed, s.Verdict
+	return failed, notTested, s.Verdict
 }
 
 var e2eLine = regexp.MustCompile(`(?m)^  (passed|FAILED|not tested)\s+(E2E-[A-Z]+)\s+(MUST|SHOULD)`)
@@ -119,6 +122,7 @@ type agreeRow struct {
 type agreeOutcome struct {
 	row        agreeRow
 	unitFailed []string
+	unitUntest []string // MUST clauses the unit suite could not test
 	unitDetail string
 	e2eFailed  []string
 	e2eOut     string
@@ -145,7 +149,7 @@ func runAgreement(t *testing.T, row agreeRow) *agreeOutcome {
 		defer wg.Done()
 		o.e2eFailed, o.e2eOut, _ = e2eVerdict(t, row.plugin, row.e2eArgs...)
 	}()
-	o.unitFailed, o.unitDetail = unitVerdict(t, row.plugin, row.slurmLib)
+	o.unitFailed, o.unitUntest, o.unitDetail = unitVerdict(t, row.plugin, row.slurmLib)
 	wg.Wait()
 	o.took = time.Since(start)
 	return o
@@ -334,20 +338,36 @@ func TestAgreementMatrix(t *testing.T) {
 		b.WriteString(fmt.Sprintf("\nRows chosen with PLUGINCHECK_AGREEMENT_RUN=`%s` (not the full matrix).\n", re))
 	}
 	b.WriteString("\n")
-	b.WriteString("| plugin | unit: MUST failed | e2e: MUST failed | agree |\n|---|---|---|---|\n")
+	b.WriteString("| plugin | unit: MUST failed | unit: MUST not tested | e2e: MUST failed | agree |\n|---|---|---|---|---|\n")
 	names := make([]string, 0, len(outcomes))
 	for n := range outcomes {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	disagree := 0
+	done := map[string]bool{}
 	for _, n := range names {
 		o := outcomes[n]
 		agree := "yes"
 		if o.agrees() != nil {
 			agree, disagree = "**no**", disagree+1
 		}
-		b.WriteString(fmt.Sprintf("| %s | %s | %s | %s |\n", n, listOrNone(o.unitFailed), listOrNone(o.e2eFailed), agree))
+		b.WriteString(fmt.Sprintf("| %s | %s | %s | %s | %s |\n", n, listOrNone(o.unitFailed), listOrNone(o.unitUntest), listOrNone(o.e2eFailed), agree))
+		done[n] = true
+	}
+	// Rows of an earlier run that this one did not repeat (a partial run
+	// with PLUGINCHECK_AGREEMENT_RUN) are kept.
+	if old, err := os.ReadFile(out); err == nil {
+		for _, l := range strings.Split(string(old), "\n") {
+			f := strings.Split(l, " | ")
+			if strings.HasPrefix(l, "| ") && len(f) == 5 && !done[strings.TrimPrefix(f[0], "| ")] && f[0] != "| plugin" {
+				b.WriteString(l + "\n")
+				names = append(names, strings.TrimPrefix(f[0], "| "))
+				if strings.Contains(l, "**no**") {
+					disagree++
+				}
+			}
+		}
 	}
 	b.WriteString(fmt.Sprintf("\n%d plugins, %d disagreements.\n", len(names), disagree))
 	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
