@@ -858,7 +858,9 @@ export_snapshot() {
 
 # ---------------------------------------------------------------------------
 
-if [[ -n $SNAPSHOT ]]; then
+if [[ -n $SNAPSHOT && -n $DAEMONS ]]; then
+	log "fetch-slurm: snapshot $SNAPSHOT (its <suite>-daemons folders; a suite without one comes from the archive)"
+elif [[ -n $SNAPSHOT ]]; then
 	log "fetch-slurm: snapshot $SNAPSHOT (no archive access)"
 else
 	log "fetch-slurm: no snapshot; packages come from the Debian archive"
