@@ -349,7 +349,9 @@ func (c *Cluster) startDaemon(name, log string, args ...string) (*Daemon, error)
 		return nil, err
 	}
 	defer f.Close()
-	argv := c.inNS(-1, -1, args...)
+	// No core file: slurmctld dumps it in / (outside the cluster's
+	// directory); the signal is the evidence.
+	argv := c.inNS(-1, -1, append([]string{"prlimit", "--core=0", "--"}, args...)...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = c.env(c.Conf, nil)
 	cmd.Dir = c.Dir
