@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -54,9 +55,9 @@ type ClusterConfig struct {
 
 // Daemon is one running slurmctld or slurmd.
 type Daemon struct {
-	Name    string // "slurmctld", "slurmd n1"
-	Log     string // its log file
-	Out     string // its stdout/stderr
+	Name    string      // "slurmctld", "slurmd n1"
+	Log     string      // its log file
+	Out     *TailBuffer // the end of its stdout/stderr (a plugin may flood them)
 	cmd     *exec.Cmd
 	done    chan struct{}
 	state   *os.ProcessState
@@ -343,19 +344,14 @@ func (c *Cluster) env(conf string, extra []string) []string {
 }
 
 func (c *Cluster) startDaemon(name, log string, args ...string) (*Daemon, error) {
-	d := &Daemon{Name: name, Log: log, Out: log + ".out", done: make(chan struct{})}
-	f, err := os.Create(d.Out)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+	d := &Daemon{Name: name, Log: log, Out: &TailBuffer{Max: 1 << 20}, done: make(chan struct{})}
 	// No core file: slurmctld dumps it in / (outside the cluster's
 	// directory); the signal is the evidence.
 	argv := c.inNS(-1, -1, append([]string{"prlimit", "--core=0", "--"}, args...)...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = c.env(c.Conf, nil)
 	cmd.Dir = c.Dir
-	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Stdout, cmd.Stderr = d.Out, d.Out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
@@ -532,7 +528,7 @@ func (c *Cluster) Evidence(lines int) []string {
 		s := fmt.Sprintf("%s (%s), last lines of %s:\n%s", d.Name, state, filepath.Base(d.Log), tailFile(d.Log, lines))
 		// Its stderr repeats the log ("slurmctld: …"); what else is there
 		// comes from elsewhere, e.g. glibc's "double free detected".
-		data, _ := os.ReadFile(d.Out)
+		data := d.Out.Bytes()
 		var other []string
 		prog, _, _ := strings.Cut(d.Name, " ")
 		for _, l := range strings.Split(string(data), "\n") {
@@ -656,6 +652,44 @@ func (c *Cluster) nsPids() []int {
 	return out
 }
 
+// TailBuffer keeps the last Max bytes written to it.
+type TailBuffer struct {
+	Max int
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (t *TailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.Max {
+		t.buf = append(t.buf[:0:0], t.buf[len(t.buf)-t.Max:]...)
+	}
+	return len(p), nil
+}
+
+// Bytes is a copy of what it holds.
+func (t *TailBuffer) Bytes() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]byte(nil), t.buf...)
+}
+
+// readTail reads at most the last max bytes of a file.
+func readTail(path string, max int64) []byte {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > max {
+		f.Seek(st.Size()-max, io.SeekStart)
+	}
+	data, _ := io.ReadAll(io.LimitReader(f, max))
+	return data
+}
+
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
@@ -665,12 +699,8 @@ func tail(s string, n int) string {
 }
 
 func tailFile(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
+	if _, err := os.Stat(path); err != nil {
 		return "  (" + err.Error() + ")"
 	}
-	if len(data) > 64<<10 {
-		data = data[len(data)-64<<10:]
-	}
-	return tail(string(data), n)
+	return tail(string(readTail(path, 64<<10)), n)
 }

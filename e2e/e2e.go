@@ -549,8 +549,7 @@ func (k *checker) refuse() {
 	}
 	why := firstLine(refused[0].Stderr)
 	if !authErr.MatchString(why) {
-		data, _ := os.ReadFile(k.c.Ctld.Log)
-		if m := authLogLine.FindAll(data, -1); len(m) > 0 {
+		if m := authLogLine.FindAll(readTail(k.c.Ctld.Log, 8<<20), -1); len(m) > 0 {
 			why += "; slurmctld: " + strings.TrimSpace(string(m[len(m)-1]))
 		}
 	}
@@ -559,8 +558,7 @@ func (k *checker) refuse() {
 
 // authErrorLines counts slurmctld's log lines about a refused credential.
 func (k *checker) authErrorLines() int {
-	data, _ := os.ReadFile(k.c.Ctld.Log)
-	return len(authLogLine.FindAll(data, -1))
+	return len(authLogLine.FindAll(readTail(k.c.Ctld.Log, 8<<20), -1))
 }
 
 var authLogLine = regexp.MustCompile(`(?im)^.*(authentication error|Invalid credential|auth_g_verify|g_slurm_auth_verify).*$`)
@@ -580,11 +578,13 @@ func (k *checker) pluginErrors() []string {
 		regexp.QuoteMeta(k.rep.Type) + `|double free|free\(\)|malloc|abort|corrupt|stack smashing`)
 	var out []string
 	for _, d := range k.c.daemons() {
-		for _, f := range []string{d.Log, d.Out} {
-			data, _ := os.ReadFile(f)
-			for _, l := range strings.Split(string(data), "\n") {
+		for _, src := range []struct {
+			name string
+			data []byte
+		}{{filepath.Base(d.Log), readTail(d.Log, 8<<20)}, {d.Name + " stderr", d.Out.Bytes()}} {
+			for _, l := range strings.Split(string(src.data), "\n") {
 				if pat.MatchString(l) {
-					out = append(out, filepath.Base(f)+": "+l)
+					out = append(out, src.name+": "+l)
 				}
 			}
 		}
