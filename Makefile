@@ -6,6 +6,8 @@
 SHELL        := /bin/bash
 GO           ?= go
 CACHE        ?= $(CURDIR)/.cache/slurm
+# Debian's Slurm daemons and client commands per release, for plugincheck e2e.
+DAEMONS      ?= $(CURDIR)/.cache/slurm-daemons
 BIN          := $(CURDIR)/bin/plugincheck
 # The native harness plugincheck bench compares the worker with.
 NATIVE       := $(CURDIR)/bin/bench-native
@@ -16,10 +18,11 @@ export CGO_ENABLED := 0
 
 # Packages the tests need from the machine's Debian archive: munged for the
 # munge plugins, gcc for the fixture plugins, binutils for readelf, chromium
-# to render the HTML report as a reader sees it.
-APT_PACKAGES := munge gcc make binutils chromium
+# to render the HTML report as a reader sees it, mount and util-linux
+# (mount, unshare, nsenter) for the e2e cluster's namespace.
+APT_PACKAGES := munge gcc make binutils chromium mount util-linux
 
-.PHONY: all build deps slurm export-debs fixtures native test vet demo bench clean
+.PHONY: all build deps slurm daemons export-debs fixtures native test vet demo bench agreement clean
 
 all: build
 
@@ -38,11 +41,19 @@ deps:
 slurm:
 	hack/fetch-slurm.sh $(CACHE)
 
+# The daemon roots (slurmctld, slurmd, slurm-client and their libraries):
+# from the snapshot's <suite>-daemons/ folders when it has them, else from
+# the archive.
+daemons:
+	hack/fetch-slurm.sh --daemons $(DAEMONS)
+
 # Refresh a snapshot: fetch the current Debian builds from the archive into
-# a fresh cache and write their .debs and SHA256SUMS to EXPORT.
+# a fresh cache and write their .debs and SHA256SUMS to EXPORT (the plugin
+# roots' <suite>/ folders and the daemon roots' <suite>-daemons/ folders).
 export-debs:
 	@test -n "$(EXPORT)" || { echo "usage: make export-debs EXPORT=DIR"; exit 2; }
 	hack/fetch-slurm.sh --no-snapshot --export $(EXPORT) $(CURDIR)/.cache/slurm-archive
+	hack/fetch-slurm.sh --daemons --no-snapshot --export $(EXPORT) $(CURDIR)/.cache/slurm-daemons-archive
 
 fixtures: deps
 	$(MAKE) -C fixtures
@@ -58,9 +69,16 @@ vet:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: deps slurm fixtures native build vet
+test: deps slurm daemons fixtures native build vet
 	PLUGINCHECK_SLURM_CACHE=$(CACHE) PLUGINCHECK_FIXTURES=$(CURDIR)/fixtures/build \
-	PLUGINCHECK_REQUIRE_REAL=1 $(GO) test -count=1 -timeout 45m ./...
+	PLUGINCHECK_DAEMONS=$(DAEMONS) PLUGINCHECK_REQUIRE_REAL=1 $(GO) test -count=1 -timeout 45m ./...
+
+# The unit suite and e2e on every fixture and real plugin of every release
+# the daemons run: the agreement table docs/agreement.md.
+agreement: deps slurm daemons fixtures build
+	PLUGINCHECK_SLURM_CACHE=$(CACHE) PLUGINCHECK_FIXTURES=$(CURDIR)/fixtures/build \
+	PLUGINCHECK_DAEMONS=$(DAEMONS) PLUGINCHECK_REQUIRE_REAL=1 PLUGINCHECK_AGREEMENT=$(CURDIR)/docs/agreement.md \
+	$(GO) test -count=1 -timeout 60m -run 'TestAgreementMatrix' -v ./cmd/plugincheck/
 
 demo: deps slurm build
 	@hack/demo.sh $(BIN) $(CACHE)

@@ -4,7 +4,7 @@
 # they need at load time, extracted into a (git-ignored) cache directory.
 # Run by `make slurm`.
 #
-# Usage: hack/fetch-slurm.sh [--snapshot DIR | --no-snapshot] [--export DIR] [CACHE_DIR]
+# Usage: hack/fetch-slurm.sh [--daemons] [--snapshot DIR | --no-snapshot] [--export DIR] [CACHE_DIR]
 #
 #   CACHE_DIR defaults to .cache/slurm under the repository root (the script
 #   writes a .gitignore containing "*" into it).  A relative CACHE_DIR given
@@ -16,6 +16,13 @@
 #                    snapshot kept beside the clone (../shared/debian) when it
 #                    exists.
 #   --no-snapshot    ignore any snapshot and fetch from the Debian archive.
+#   --daemons        make the daemon roots `plugincheck e2e` runs instead: the
+#                    same suites, plus Debian's slurmctld, slurmd and
+#                    slurm-client, with the closure of every daemon and client
+#                    program.  CACHE_DIR defaults to .cache/slurm-daemons (a
+#                    separate cache: the plugin roots are never touched).  Its
+#                    snapshot folders are <suite>-daemons/; a suite whose
+#                    folder the snapshot lacks comes from the archive.
 #   --export DIR     after the roots are ready, write the .debs that compose
 #                    them to DIR/<suite>/ with DIR/SHA256SUMS: the snapshot
 #                    layout, so a snapshot is refreshed in one step:
@@ -96,6 +103,11 @@ declare -A WITH_SECURITY=([bullseye]=1 [bookworm]=1)
 declare -A SYSROOT=([trixie]=1 [sid]=1)
 
 REQUIRED_PKGS=(slurm-wlm-basic-plugins)
+# --daemons: what a private cluster of the generation runs.
+DAEMON_PKGS=(slurmctld slurmd slurm-client)
+# The client programs e2e runs: their closure must resolve (sh5util's HDF5,
+# sview's GTK… are left out).
+CLIENT_PROGS=(srun sbatch salloc sbcast scancel scontrol sinfo squeue)
 OPTIONAL_PKGS=(slurm-wlm-jwt-plugin) # not built for bullseye (auth_jwt is in basic-plugins there)
 # libgcc-s1 is not in any DT_NEEDED but glibc dlopen()s libgcc_s.so.1 for
 # pthread_cancel/pthread_exit unwinding; libc6 Depends on it.
@@ -129,7 +141,7 @@ die() {
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(dirname "$SCRIPT_DIR")
 
-usage() { die "usage: $0 [--snapshot DIR | --no-snapshot] [--export DIR] [CACHE_DIR]"; }
+usage() { die "usage: $0 [--daemons] [--snapshot DIR | --no-snapshot] [--export DIR] [CACHE_DIR]"; }
 
 SNAPSHOT=${PLUGINCHECK_DEBIAN_SNAPSHOT:-}
 # CI lays the project's shared material out beside the clone.
@@ -137,8 +149,17 @@ SNAPSHOT=${PLUGINCHECK_DEBIAN_SNAPSHOT:-}
 EXPORT=
 CACHE=$REPO_ROOT/.cache/slurm
 cache_given=
+DAEMONS=
+# SFX: what a suite's snapshot folder adds to the suite's name.
+SFX=
 while [[ $# -gt 0 ]]; do
 	case $1 in
+	--daemons)
+		DAEMONS=1 SFX=-daemons
+		[[ -n $cache_given ]] || CACHE=$REPO_ROOT/.cache/slurm-daemons
+		REQUIRED_PKGS+=("${DAEMON_PKGS[@]}")
+		shift
+		;;
 	--snapshot)
 		[[ $# -ge 2 && -n $2 ]] || usage
 		SNAPSHOT=$2
@@ -197,9 +218,20 @@ cleanup() {
 trap cleanup EXIT
 
 # snapshot_sums SUITE: the SHA256SUMS lines of SUITE's folder of the
-# snapshot, sorted ("HASH  ./suite/file.deb").
+# snapshot, sorted ("HASH  ./suite/file.deb"; ./suite-daemons/ with --daemons).
 snapshot_sums() {
-	grep -E "^[0-9a-f]{64}  \./$1/[^/]+\.deb$" "$SNAPSHOT/SHA256SUMS" | LC_ALL=C sort -k2 || true
+	grep -E "^[0-9a-f]{64}  \./$1$SFX/[^/]+\.deb$" "$SNAPSHOT/SHA256SUMS" | LC_ALL=C sort -k2 || true
+}
+
+# suite_snapshot SUITE: print the snapshot SUITE's root is built from, or
+# nothing (archive).  Without --daemons a snapshot must hold every suite;
+# with it, a snapshot made before daemons were exported holds none.
+suite_snapshot() {
+	[[ -n $SNAPSHOT ]] || return 0
+	if [[ -n $DAEMONS && -z $(snapshot_sums "$1") ]]; then
+		return 0
+	fi
+	printf '%s\n' "$SNAPSHOT"
 }
 
 # snapshot_digest SUITE: one hash naming the snapshot's content for SUITE.
@@ -208,7 +240,7 @@ snapshot_digest() { snapshot_sums "$1" | sha256sum | cut -d' ' -f1; }
 # wanted_source SUITE: the `source` line a ready root of SUITE must carry, or
 # nothing when any root will do (no snapshot: the archive's, whenever made).
 wanted_source() {
-	[[ -n $SNAPSHOT ]] && printf 'source snapshot %s\n' "$(snapshot_digest "$1")"
+	[[ -n $(suite_snapshot "$1") ]] && printf 'source snapshot %s\n' "$(snapshot_digest "$1")"
 	return 0
 }
 
@@ -484,12 +516,19 @@ merge_usr() {
 
 needed() { readelf -d -- "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'; }
 
-# closure_roots ROOT: the objects whose closure must resolve.
+# closure_roots ROOT: the objects whose closure must resolve (--daemons: and
+# every program of the daemon and client packages).
 closure_roots() {
 	local dir=$1/usr/lib/$TRIPLET/slurm-wlm f
 	for f in "$dir"/auth_*.so "$dir"/cred_*.so "$dir"/libslurmfull.so; do
 		[[ -e $f ]] && printf '%s\n' "$f"
 	done
+	if [[ -n $DAEMONS ]]; then
+		for f in "$1"/usr/sbin/slurm* "${CLIENT_PROGS[@]/#/$1/usr/bin/}"; do
+			[[ -f $f && ! -L $f ]] && [[ $(head -c4 -- "$f" | od -An -c | tr -d ' ') == 177ELF ]] &&
+				printf '%s\n' "$f"
+		done
+	fi
 	return 0
 }
 
@@ -507,6 +546,8 @@ closure_missing() {
 	else
 		dirs=("$root/usr/lib/$TRIPLET" "$root/lib/$TRIPLET" "$root/usr/lib64" "$root/lib64")
 	fi
+	# Slurm's programs find libslurmfull.so by their RUNPATH.
+	[[ -z $DAEMONS ]] || dirs+=("$root/usr/lib/$TRIPLET/slurm-wlm")
 	mapfile -t queue < <(closure_roots "$root")
 	while [[ ${#queue[@]} -gt 0 ]]; do
 		f=${queue[0]}
@@ -607,11 +648,11 @@ slurm_version() { # Debian version -> upstream Slurm version
 extract_snapshot() {
 	local suite=$1 root=$2 sums hash rel file copy pkg debdir=$CACHE/.debs/$1
 	sums=$(snapshot_sums "$suite")
-	[[ -n $sums ]] || die "snapshot $SNAPSHOT: SHA256SUMS lists no .deb for $suite"
-	for file in "$SNAPSHOT/$suite"/*.deb; do
+	[[ -n $sums ]] || die "snapshot $SNAPSHOT: SHA256SUMS lists no .deb for $suite$SFX"
+	for file in "$SNAPSHOT/$suite$SFX"/*.deb; do
 		[[ -e $file ]] || continue
-		grep -qF "  ./$suite/${file##*/}" <<<"$sums" ||
-			die "snapshot $SNAPSHOT: $suite/${file##*/} is not listed in SHA256SUMS"
+		grep -qF "  ./$suite$SFX/${file##*/}" <<<"$sums" ||
+			die "snapshot $SNAPSHOT: $suite$SFX/${file##*/} is not listed in SHA256SUMS"
 	done
 	mkdir -p "$debdir"
 	while read -r hash rel; do
@@ -656,12 +697,13 @@ build_suite() {
 	local suite=$1 host=1 tmp version debver series pkg missing soname needer owner cand source f
 	[[ -n ${SYSROOT[$suite]:-} ]] && host=0
 	DEB=() OWNER=() FETCH_ORDER=()
+	SNAP=$(suite_snapshot "$suite")
 
 	tmp=$(mktemp -d "$CACHE/.tmp-$suite.XXXXXX")
 	TMPDIRS+=("$tmp")
 	chmod 755 "$tmp"
 
-	if [[ -n $SNAPSHOT ]]; then
+	if [[ -n $SNAP ]]; then
 		extract_snapshot "$suite" "$tmp"
 		source=$(wanted_source "$suite")
 	else
@@ -684,10 +726,12 @@ build_suite() {
 	# Pull in libraries until the closure resolves (a snapshot holds all of
 	# them already: what it lacks, verify_root names).
 	for _ in $(seq 1 20); do
-		[[ -n $SNAPSHOT ]] && break
+		[[ -n $SNAP ]] && break
 		missing=$(closure_missing "$tmp" "$host" 0)
 		[[ -z $missing ]] && break
 		while IFS=$'\t' read -r soname needer; do
+			# a package fetched for an earlier soname of this round may ship it
+			[[ -n ${OWNER[$soname]:-} ]] && continue
 			owner=${OWNER[${needer##*/}]:-}
 			[[ -n $owner ]] || die "$suite: $soname needed by $needer, which no fetched package owns"
 			cand=$(deb_depends "${DEB[$owner]}" | grep -E "$(soname_regex "$soname")" | head -n1 || true)
@@ -702,6 +746,7 @@ build_suite() {
 
 	merge_usr "$tmp"
 	sanitize_symlinks "$tmp"
+	[[ -z $DAEMONS ]] || alternatives "$tmp"
 	verify_root "$suite" "$tmp" "$host"
 
 	if [[ -e $CACHE/$version ]]; then
@@ -716,6 +761,7 @@ build_suite() {
 		printf 'suite %s\n' "$suite"
 		printf 'slurm %s\n' "$version"
 		printf '%s\n' "$source"
+		[[ -z $DAEMONS ]] || printf 'daemons yes\n'
 		if [[ $host == 0 ]]; then
 			printf 'sysroot yes\n'
 		else
@@ -733,8 +779,19 @@ build_suite() {
 	} >"$tmp/.complete"
 	mv -T -- "$tmp" "$CACHE/$version"
 	# The package lists are only needed to fetch; they are the bulk of .apt.
-	[[ -n $SNAPSHOT ]] || rm -rf -- "${APTDIR:?}/$suite/lists" "${APTDIR:?}/$suite/cache"
+	[[ -n $SNAP ]] || rm -rf -- "${APTDIR:?}/$suite/lists" "${APTDIR:?}/$suite/cache"
 	print_ready "$suite" "$version"
+}
+
+# alternatives ROOT: the links Debian's maintainer scripts make with
+# update-alternatives (slurmctld -> slurmctld-wlm, …): slurmd starts
+# slurmstepd by its compiled-in path /usr/sbin/slurmstepd.
+alternatives() {
+	local f
+	for f in "$1"/usr/sbin/*-wlm "$1"/usr/bin/*-wlm; do
+		[[ -f $f && ! -e ${f%-wlm} ]] && ln -s "${f##*/}" "${f%-wlm}"
+	done
+	return 0
 }
 
 # verify_root SUITE ROOT HOST: strict closure check, then ask the dynamic
@@ -742,9 +799,10 @@ build_suite() {
 # to load every plugin's dependencies.
 verify_root() {
 	local suite=$1 root=$2 host=$3 missing f out bad libdir=$2/usr/lib/$TRIPLET ldso
+	[[ -z $DAEMONS ]] || libdir+=:$libdir/slurm-wlm
 	missing=$(closure_missing "$root" "$host" 1)
 	if [[ -n $missing ]]; then
-		die "$suite: unresolved libraries in the closure of the plugins${SNAPSHOT:+ (the snapshot lacks them: refresh it with --export)}:" \
+		die "$suite: unresolved libraries in the closure of the plugins${SNAP:+ (the snapshot lacks them: refresh it with --export)}:" \
 			"$(while IFS=$'\t' read -r s n; do printf '\n  %s (needed by %s)' "$s" "${n#"$root"/}"; done <<<"$missing")"
 	fi
 	while read -r f; do
@@ -777,27 +835,32 @@ export_snapshot() {
 	for suite in "${SUITES[@]}"; do
 		version=$(ready_version "$suite") || die "export: no ready root for $suite"
 		stamp=$CACHE/$version/.complete
-		mkdir -p "$new/$suite"
+		mkdir -p "$new/$suite$SFX"
 		while read -r name ver file hash; do
 			[[ -n $file && -f $CACHE/.debs/$suite/$file ]] ||
 				die "export: $suite: the .deb of $name $ver is no longer in $DISPLAY_CACHE/.debs (delete $DISPLAY_CACHE/$version and run again)"
-			cp -- "$CACHE/.debs/$suite/$file" "$new/$suite/$file"
-			sha256sum --status -c <<<"$hash  $new/$suite/$file" ||
+			cp -- "$CACHE/.debs/$suite/$file" "$new/$suite$SFX/$file"
+			sha256sum --status -c <<<"$hash  $new/$suite$SFX/$file" ||
 				die "export: $suite: $file does not match the hash its root recorded"
 		done < <(sed -n 's/^package //p' "$stamp")
 	done
-	(cd "$new" && find . -name '*.deb' -type f | LC_ALL=C sort | xargs sha256sum) >"$new/SHA256SUMS"
 	for suite in "${SUITES[@]}"; do
-		rm -rf -- "${dir:?}/$suite"
-		mv -T -- "$new/$suite" "$dir/$suite"
+		rm -rf -- "${dir:?}/$suite$SFX"
+		mv -T -- "$new/$suite$SFX" "$dir/$suite$SFX"
 	done
+	# Over every suite folder of DIR: the plugin export and the --daemons
+	# export write into the same snapshot, in either order.
+	(cd "$dir" && find . -mindepth 2 -maxdepth 2 -path './*/*.deb' -type f | LC_ALL=C sort |
+		xargs sha256sum) >"$new/SHA256SUMS"
 	mv -f -- "$new/SHA256SUMS" "$dir/SHA256SUMS"
 	log "fetch-slurm: exported $(grep -c . "$dir/SHA256SUMS") packages to $dir"
 }
 
 # ---------------------------------------------------------------------------
 
-if [[ -n $SNAPSHOT ]]; then
+if [[ -n $SNAPSHOT && -n $DAEMONS ]]; then
+	log "fetch-slurm: snapshot $SNAPSHOT (its <suite>-daemons folders; a suite without one comes from the archive)"
+elif [[ -n $SNAPSHOT ]]; then
 	log "fetch-slurm: snapshot $SNAPSHOT (no archive access)"
 else
 	log "fetch-slurm: no snapshot; packages come from the Debian archive"

@@ -45,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = benchCmd(args[1:], stdout, stderr)
 	case "fuzz":
 		err = fuzzCmd(args[1:], stdout, stderr)
+	case "e2e":
+		err = e2eCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -101,6 +103,8 @@ Usage:
   plugincheck fuzz PLUGIN [--duration D] [--corpus DIR] [--crashers DIR] [--json] [flags]
                                          mutate unpack (and verify_sign) inputs; save minimized crash reproducers
   plugincheck fuzz --repro FILE PLUGIN   replay a reproducer: exit 1 while it still fails
+  plugincheck e2e PLUGIN... [--nodes N] [--daemons DIR] [--refuse-auth-info STR] [--refuse-env VAR=VALUE]
+                                         run the plugin inside real Slurm daemons of its generation (E2E clauses)
 
 Flags common to commands that load a plugin:
   --slurm-lib PATH    libslurmfull.so to use as host (default: beside the plugin, then standard directories)

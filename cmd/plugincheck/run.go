@@ -42,6 +42,9 @@ func runCmd(args []string, stdout io.Writer) error {
 	configFile := fs.String("config", "", "YAML file of flag values (flag name: value); command-line flags win")
 	fs.BoolVar(&opts.Verbose, "v", false, "verbose Ginkgo output")
 	fs.BoolVar(&opts.NoColor, "no-color", os.Getenv("NO_COLOR") != "" || !isTerminal(os.Stdout), "no colour (the default when stdout is not a terminal)")
+	withE2E := fs.Bool("e2e", false, "also run each plugin inside real Slurm daemons (the E2E clauses; see plugincheck e2e)")
+	var ef e2eFlags
+	ef.register(fs)
 	paths, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -70,6 +73,7 @@ func runCmd(args []string, stdout io.Writer) error {
 	}
 	worst := 0
 	var summaries []*suite.Summary
+	var e2eFailed []string
 	var lost error // the first report that could not be written
 	// Several plugins still write one JUnit file (one <testsuite> each) and
 	// one Ginkgo JSON file (one report each): each run writes its own into
@@ -102,6 +106,17 @@ func runCmd(args []string, stdout io.Writer) error {
 			break // the plugins after it are not run
 		}
 		worst = worseExit(worst, sum.ExitCode())
+		if *withE2E {
+			ef.authInfo, ef.confLines = cfg.AuthInfo, cfg.ConfLines
+			rep, err := runE2E(p, &ef, stdout, os.Stderr)
+			if err != nil {
+				return err
+			}
+			if rep.Failed() {
+				worst = worseExit(worst, suite.ExitFailed)
+				e2eFailed = append(e2eFailed, rep.Type)
+			}
+		}
 	}
 	if *summaryJSON != "" {
 		var v any = summaries[0]
@@ -134,6 +149,8 @@ func runCmd(args []string, stdout io.Writer) error {
 		return &exitStatus{code: worst, err: errors.New(msg)}
 	case lost != nil:
 		return lost
+	case worst != 0 && last.ExitCode() == 0 && len(e2eFailed) > 0:
+		return &exitStatus{code: worst, err: fmt.Errorf("%s: a MUST clause of the end-to-end check failed", strings.Join(e2eFailed, ", "))}
 	case worst != 0:
 		return &exitStatus{code: worst, err: errors.New(last.Verdict)}
 	}
