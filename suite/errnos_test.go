@@ -30,3 +30,25 @@ func TestErrnosDescribed(t *testing.T) {
 	}
 	t.Errorf("no LIFE-ERRNO0 in %+v", s.Clauses)
 }
+
+// TestPluginOutputKept: a spec that fails or warns keeps the tail of what
+// its worker printed (here Debian 22.05 cred/munge's crash in sign with a
+// NULL key, a CRED-NULL warning).
+func TestPluginOutputKept(t *testing.T) {
+	s, err := suite.Run(suite.Config{Plugin: testenv.Plugin(t, "22.05", "cred_munge.so")},
+		suite.RunOptions{NoColor: true, Quiet: true, Focus: []string{"CRED-NULL"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range s.Clauses {
+		for _, sp := range c.Specs {
+			if sp.Result == suite.Warning || sp.Result == suite.Failed {
+				if strings.TrimSpace(sp.Output) == "" {
+					t.Errorf("%s %q: %s with no plugin output kept", c.ID, sp.Text, sp.Result)
+				}
+				return
+			}
+		}
+	}
+	t.Errorf("no spec warned or failed: %+v", s.Clauses)
+}

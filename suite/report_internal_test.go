@@ -69,3 +69,16 @@ func TestDiagnose(t *testing.T) {
 		t.Errorf("3 of 6 alike gave a diagnosis: %s", s.Diagnosis)
 	}
 }
+
+func TestReasonOf(t *testing.T) {
+	for _, c := range []struct{ msg, want string }{
+		{"plain failure", "plain failure"},
+		{"Unexpected error:\n    <*errors.errorString | 0xc0001>: \n    no such file\noccurred", "no such file"},
+		{"create\nExpected success, but got an error:\n    <*loader.CrashError | 0xc0002>: crashed with SIGSEGV in auth_p_create\n", "create: crashed with SIGSEGV in auth_p_create"},
+		{"Expected success, but got an error:", "Expected success, but got an error (no error text)"},
+	} {
+		if got := reasonOf(c.msg); got != c.want {
+			t.Errorf("reasonOf(%q) = %q, want %q", c.msg, got, c.want)
+		}
+	}
+}

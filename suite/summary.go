@@ -238,15 +238,39 @@ func specResult(r types.SpecReport) SpecResult {
 func reasonOf(msg string) string {
 	lines := strings.Split(strings.TrimSpace(msg), "\n")
 	for i, l := range lines {
-		if strings.TrimSpace(l) == "Unexpected error:" && i+2 < len(lines) {
-			errText := strings.TrimSpace(lines[i+2])
-			if i == 0 {
+		switch strings.TrimSpace(l) {
+		case "Unexpected error:", "Expected success, but got an error:":
+			errText := errorTextAfter(lines[i+1:])
+			switch {
+			case errText == "":
+				// Nothing after the heading: say what was expected, never
+				// end on a colon.
+				return strings.TrimSuffix(strings.TrimSpace(lines[0]), ":") + " (no error text)"
+			case i == 0:
 				return errText
 			}
 			return strings.TrimSpace(lines[0]) + ": " + errText
 		}
 	}
 	return strings.TrimSpace(lines[0])
+}
+
+// errorTextAfter finds the error's own text in what Gomega prints after
+// its heading: "<*type | 0x…>: " and then the text, on the same line or
+// the next.
+func errorTextAfter(lines []string) string {
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "<") {
+			if i := strings.Index(l, ">:"); i >= 0 {
+				l = strings.TrimSpace(l[i+2:])
+			}
+		}
+		if l != "" && l != "{" {
+			return l
+		}
+	}
+	return ""
 }
 
 // rank orders spec results from best to worst for a clause's aggregate. A
