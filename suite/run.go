@@ -221,7 +221,7 @@ func Run(cfg Config, opts RunOptions) (*Summary, error) {
 	globals.Reset()
 	RegisterFailHandler(Fail)
 	p := buildTree(rs, opts.Progress)
-	suiteCfg, repCfg := GinkgoConfiguration()
+	suiteCfg, repCfg := userGinkgoConfiguration()
 	suiteCfg.LabelFilter = opts.LabelFilter
 	suiteCfg.FocusStrings, suiteCfg.SkipStrings = opts.Focus, opts.Skip
 	if cfg.Seed != 0 {
@@ -264,12 +264,28 @@ func Test(t *testing.T, cfg Config) *Summary {
 	globals.Reset()
 	RegisterFailHandler(Fail)
 	buildTree(rs, nil)
-	RunSpecs(t, "plugincheck "+rs.target.Plugin.Type)
+	suiteCfg, repCfg := userGinkgoConfiguration()
+	RunSpecs(t, "plugincheck "+rs.target.Plugin.Type, suiteCfg, repCfg)
 	sum := summarize(rs)
 	if !sum.Conformant {
 		t.Errorf("plugincheck: %s", sum.Verdict)
 	}
 	return sum
+}
+
+// userConfig is Ginkgo's configuration as the process's -ginkgo.* flags
+// set it, taken at the first Run or Test. RunSpecs keeps the last
+// configuration it was given, so without it a library-mode Test would
+// inherit an earlier Run's --focus and run nothing.
+var userConfig struct {
+	once     sync.Once
+	suite    types.SuiteConfig
+	reporter types.ReporterConfig
+}
+
+func userGinkgoConfiguration() (types.SuiteConfig, types.ReporterConfig) {
+	userConfig.once.Do(func() { userConfig.suite, userConfig.reporter = GinkgoConfiguration() })
+	return userConfig.suite, userConfig.reporter
 }
 
 func firstLine(s string) string {
