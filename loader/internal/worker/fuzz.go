@@ -139,8 +139,10 @@ func (f *fuzzer) run(s *server, req *wire.Fuzz) wire.FuzzResult {
 		}
 	case wire.FuzzSbcastUnpack:
 		// Four arguments either way: the three-argument form also gets
-		// the protocol version in the fourth (see loader.Cred.SbcastUnpack:
-		// Debian's 24.11.5 reads it from there).
+		// the protocol version in the fourth, which it never reads. The
+		// loader picks the form from the host's code (profile.HostForms);
+		// this copy only keeps a wrong --generation from feeding the
+		// four-argument form a stale register.
 		f.target = hotcall.New(fn, f.buf, 0, 0, 0)
 	default:
 		f.target = hotcall.New(fn, f.buf, 0)
