@@ -140,9 +140,15 @@ const filteredReason = "skipped by the run's filters"
 const notRunInterrupted = "not run (interrupted)"
 
 // cutShort reports whether r had not ended when the run was interrupted:
-// whatever it says was caused by the interrupt, not by the plugin.
+// whatever it says was caused by the interrupt, not by the plugin. Ginkgo
+// catches the signal too, and its handler may end the spec ("Interrupted
+// by User") a moment before ours records the time: that spec's state says
+// it was cut short.
 func (rs *runState) cutShort(r types.SpecReport) bool {
-	return rs.interrupt != 0 && (r.EndTime.IsZero() || !r.EndTime.Before(rs.interruptAt))
+	if rs.interrupt == 0 {
+		return false
+	}
+	return r.State == types.SpecStateInterrupted || r.EndTime.IsZero() || !r.EndTime.Before(rs.interruptAt)
 }
 
 // WriteGinkgoReports writes Ginkgo's JUnit and JSON reports of the run
