@@ -11,7 +11,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/plugincheck/plugincheck/e2e"
+	"github.com/plugincheck/plugincheck/internal/e2e"
 )
 
 // e2eFlags are the flags of `plugincheck e2e` (and of --e2e on a run).
