@@ -47,6 +47,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = fuzzCmd(args[1:], stdout, stderr)
 	case "e2e":
 		err = e2eCmd(args[1:], stdout, stderr)
+	case "cluster":
+		err = clusterCmd(args[1:], stdout, stderr)
+	case "cluster-agent": // hidden: what cluster's srun starts on each node
+		err = clusterAgentCmd(args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -105,6 +109,8 @@ Usage:
   plugincheck fuzz --repro FILE PLUGIN   replay a reproducer: exit 1 while it still fails
   plugincheck e2e PLUGIN... [--nodes N] [--daemons DIR] [--refuse-auth-info STR] [--refuse-env VAR=VALUE]
                                          run the plugin inside real Slurm daemons of its generation (E2E clauses)
+  plugincheck cluster PLUGIN [--virtual N | --nodes N --partition P] [--refuse-auth-info STR] [--summary-json FILE]
+                                         check the plugin across the nodes of a cluster, one srun launch (CLUSTER clauses)
 
 Flags common to commands that load a plugin:
   --slurm-lib PATH    libslurmfull.so to use as host (default: beside the plugin, then standard directories)

@@ -1,0 +1,403 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/plugincheck/plugincheck/internal/cleanup"
+	"github.com/plugincheck/plugincheck/loader"
+	"github.com/plugincheck/plugincheck/loader/munged"
+	"github.com/plugincheck/plugincheck/loader/profile"
+	"github.com/plugincheck/plugincheck/suite"
+)
+
+// AgentOptions configure the agent srun starts on each node.
+type AgentOptions struct {
+	Plugin string
+	Loader loader.Options
+	// AuthInfo is the node's AuthInfo; empty means the AuthInfo line of
+	// the node's slurm.conf ($SLURM_CONF, else /etc/slurm/slurm.conf).
+	AuthInfo string
+	// RefuseAuthInfo and RefuseEnv configure the plugin with another key
+	// (CLUSTER-REFUSE); "%k" in them is a key file of fresh random bytes
+	// the agent writes on its node. Built in for auth/munge (a second
+	// munged with its own key) and auth/none.
+	RefuseAuthInfo string
+	RefuseEnv      []string
+	CallTimeout    time.Duration
+}
+
+// KeyPlaceholder in --refuse-auth-info and --refuse-env is replaced by a
+// fresh key file on each node.
+const KeyPlaceholder = "%k"
+
+// agent is one node's side of a run.
+type agent struct {
+	o      AgentOptions
+	ctx    context.Context
+	rank   int
+	node   string
+	target *loader.Target
+	out    *lineWriter
+}
+
+// Agent serves the coordinator's requests read from in, answering on out,
+// until in ends or the coordinator says bye. Ginkgo and the plugin must
+// not write to out: the caller gives the agent a stream of its own.
+func Agent(ctx context.Context, in io.Reader, out io.Writer, o AgentOptions) error {
+	a := &agent{o: o, ctx: ctx, out: &lineWriter{w: out, prefix: agentPrefix}}
+	a.rank, _ = strconv.Atoi(os.Getenv("SLURM_PROCID"))
+	a.node = os.Getenv("SLURMD_NODENAME")
+	host, _ := os.Hostname()
+	if a.node == "" {
+		a.node = host
+	}
+	if a.o.AuthInfo == "" {
+		a.o.AuthInfo = nodeAuthInfo()
+	}
+	hello := message{Op: opHello, Rank: a.rank, Node: a.node, Host: host, Plugin: o.Plugin}
+	if data, err := os.ReadFile(o.Plugin); err != nil {
+		hello.Error = err.Error()
+	} else {
+		hello.SHA256 = fmt.Sprintf("%x", sha256.Sum256(data))
+		if a.target, err = loader.Open(o.Plugin, o.Loader); err != nil {
+			hello.Error = err.Error()
+		} else {
+			hello.PluginType = a.target.Plugin.Type
+			if v := a.target.Host.Version; v != nil {
+				hello.Slurm = v.String()
+			}
+		}
+	}
+	if err := a.out.send(hello); err != nil {
+		return err
+	}
+	requests := make(chan message)
+	go readMessages(in, "", requests, nil)
+	for {
+		var m message
+		var ok bool
+		select {
+		case m, ok = <-requests:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !ok || m.Op == opBye {
+			return nil
+		}
+		var answer message
+		switch m.Op {
+		case opClock:
+			answer = message{ClockNS: time.Now().UnixNano()}
+		case opMake:
+			answer = a.make()
+		case opVerify:
+			answer = a.verify(m.Creds)
+		case opUnit:
+			answer = a.unit(m.Seed)
+		default:
+			continue
+		}
+		answer.Op, answer.Rank = m.Op, a.rank
+		if err := a.out.send(answer); err != nil {
+			return err
+		}
+	}
+}
+
+// nodeAuthInfo is the AuthInfo line of the node's slurm.conf.
+func nodeAuthInfo() string {
+	conf := os.Getenv("SLURM_CONF")
+	if conf == "" {
+		conf = "/etc/slurm/slurm.conf"
+	}
+	f, err := os.Open(conf)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		if ok && strings.EqualFold(k, "AuthInfo") {
+			return v
+		}
+	}
+	return ""
+}
+
+// session is an initialised auth plugin in a worker, configured with
+// authInfo and env.
+type session struct {
+	sb       *loader.Sandbox
+	w        *loader.Worker
+	a        *loader.Auth
+	authInfo string
+}
+
+func (a *agent) open(authInfo string, env []string) (*session, error) {
+	if a.target == nil {
+		return nil, errors.New("the plugin did not open on this node")
+	}
+	if a.target.Plugin.Kind() != profile.Auth {
+		return nil, fmt.Errorf("%s is a cred plugin: cluster mode checks auth plugins' credentials across nodes", a.target.Plugin.Type)
+	}
+	sb, err := a.target.NewSandbox(loader.SandboxOptions{AuthInfo: authInfo, Env: env, CallTimeout: a.o.CallTimeout})
+	if err != nil {
+		return nil, err
+	}
+	s := &session{sb: sb, authInfo: authInfo}
+	if s.w, err = sb.Start(a.ctx); err != nil {
+		sb.Close()
+		return nil, err
+	}
+	if s.a, err = s.w.Auth(); err == nil {
+		var r loader.Result
+		if r, err = s.a.Init(); err == nil && r.Int() != 0 {
+			err = fmt.Errorf("init returned %d", r.Int())
+		}
+	}
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *session) close() {
+	s.w.Close()
+	s.sb.Close()
+}
+
+func (a *agent) protocol() uint16 {
+	if a.target.Series == nil {
+		return 0
+	}
+	return a.target.Series.Protocol
+}
+
+// create makes a credential for any receiver carrying data, packed as the
+// framework sends it, with the identity it must carry.
+func (s *session) create(data []byte, pv uint16) (*Credential, error) {
+	cred, r, err := s.a.Create(s.authInfo, profile.SlurmAuthUIDAny, data)
+	if err != nil {
+		return nil, err
+	}
+	if cred == 0 {
+		return nil, fmt.Errorf("create returned NULL, errno %d", r.Errno)
+	}
+	defer s.a.Destroy(cred)
+	packed, rc, r, err := s.a.PackBytes(cred, pv)
+	if err != nil {
+		return nil, err
+	}
+	if rc != 0 {
+		return nil, fmt.Errorf("pack returned %d, errno %d", rc, r.Errno)
+	}
+	return &Credential{Packed: packed, UID: uint32(s.sb.UID), GID: uint32(s.sb.GID), Data: data}, nil
+}
+
+// make creates the node's credential, and one with another key where the
+// agent knows how to configure one.
+func (a *agent) make() message {
+	var m message
+	s, err := a.open(a.o.AuthInfo, nil)
+	if err != nil {
+		m.Error = err.Error()
+		return m
+	}
+	data := []byte(fmt.Sprintf("plugincheck cluster: created on %s (rank %d)", a.node, a.rank))
+	m.Good, err = s.create(data, a.protocol())
+	s.close()
+	if err != nil {
+		m.Error = "creating a credential: " + err.Error()
+		return m
+	}
+	m.Good.From = a.rank
+	info, env, undo, note := a.otherKey()
+	defer undo()
+	if note != "" {
+		m.OtherNote = note
+		return m
+	}
+	o, err := a.open(info, env)
+	if err != nil {
+		m.OtherNote = "the plugin configured with another key did not start: " + err.Error()
+		return m
+	}
+	defer o.close()
+	if m.Other, err = o.create(data, a.protocol()); err != nil {
+		m.OtherNote = "creating a credential with another key: " + err.Error()
+		return m
+	}
+	m.Other.From, m.Other.OtherKey = a.rank, true
+	return m
+}
+
+// otherKey is the configuration of the plugin with another key: built in
+// for auth/munge (a munged of its own) and auth/none, else what the user
+// gave. note says why there is none.
+func (a *agent) otherKey() (info string, env []string, undo func(), note string) {
+	undo = func() {}
+	if a.o.RefuseAuthInfo != "" || len(a.o.RefuseEnv) > 0 {
+		info, env = a.o.RefuseAuthInfo, a.o.RefuseEnv
+		if strings.Contains(info+strings.Join(env, "\x00"), KeyPlaceholder) {
+			key, remove, err := freshKeyFile()
+			if err != nil {
+				return "", nil, undo, "a key file for " + KeyPlaceholder + ": " + err.Error()
+			}
+			undo = remove
+			info = strings.ReplaceAll(info, KeyPlaceholder, key)
+			for i := range env {
+				env[i] = strings.ReplaceAll(env[i], KeyPlaceholder, key)
+			}
+		}
+		return info, env, undo, ""
+	}
+	switch a.target.Plugin.Minor() {
+	case "munge", "none":
+		// Another munged, another key. auth/none ignores it (by design).
+		d, err := munged.Start(a.ctx)
+		if err != nil {
+			return "", nil, undo, "a second munged with another key: " + err.Error()
+		}
+		return d.AuthInfo(0), nil, func() { d.Stop() }, ""
+	}
+	return "", nil, undo, fmt.Sprintf("no built-in way to configure %s with another key: give --refuse-auth-info STR or --refuse-env VAR=VALUE (%s stands for a fresh key file on each node)",
+		a.target.Plugin.Type, KeyPlaceholder)
+}
+
+// freshKeyFile writes 64 random bytes to a file the worker can read.
+func freshKeyFile() (string, func(), error) {
+	dir, forget, err := cleanup.MkdirTemp("cluster-key")
+	if err != nil {
+		return "", nil, err
+	}
+	remove := func() { os.RemoveAll(dir); forget() }
+	key := make([]byte, 64)
+	rand.Read(key)
+	p := filepath.Join(dir, "other.key")
+	if err := os.Chmod(dir, 0o755); err != nil {
+		remove()
+		return "", nil, err
+	}
+	if err := os.WriteFile(p, []byte(hex.EncodeToString(key)), 0o644); err != nil {
+		remove()
+		return "", nil, err
+	}
+	return p, remove, nil
+}
+
+// verify checks every node's credential on this node: its own as a
+// control, every other's for interop; and every credential made with
+// another key elsewhere, which must be refused.
+func (a *agent) verify(creds []Credential) message {
+	var m message
+	s, err := a.open(a.o.AuthInfo, nil)
+	if err != nil {
+		m.Error = err.Error()
+		return m
+	}
+	defer s.close()
+	for _, c := range creds {
+		if c.Packed == nil {
+			continue
+		}
+		if s.w.Err() != nil {
+			// The worker died on an earlier credential: a fresh one for
+			// the rest, the death stays that check's finding.
+			s.close()
+			if s, err = a.open(a.o.AuthInfo, nil); err != nil {
+				m.Error = err.Error()
+				return m
+			}
+		}
+		detail, ok := s.accepts(c, a.protocol())
+		if c.OtherKey {
+			if ok {
+				detail = "accepted: " + detail
+			}
+			m.Refuse = append(m.Refuse, Check{From: c.From, OK: !ok, Detail: detail})
+			continue
+		}
+		m.Interop = append(m.Interop, Check{From: c.From, OK: ok, Detail: detail})
+	}
+	return m
+}
+
+// accepts unpacks and verifies c as a daemon receiving it does, and checks
+// identity and data. ok: verified with the right identity and data;
+// detail says what happened either way.
+func (s *session) accepts(c Credential, pv uint16) (string, bool) {
+	cred, consumed, r, err := s.a.UnpackBytes(c.Packed, pv)
+	if err != nil {
+		return "unpack: " + err.Error(), false
+	}
+	if cred == 0 {
+		return fmt.Sprintf("unpack refused it (errno %d)", r.Errno), false
+	}
+	defer s.a.Destroy(cred)
+	if consumed != len(c.Packed) {
+		return fmt.Sprintf("unpack read %d of %d bytes", consumed, len(c.Packed)), false
+	}
+	rc, r, err := s.a.Verify(cred, s.authInfo)
+	if err != nil {
+		return "verify: " + err.Error(), false
+	}
+	if rc != 0 {
+		return fmt.Sprintf("verify returned %d, errno %d", rc, r.Errno), false
+	}
+	uid, gid, _, _, err := s.a.IDs(cred)
+	if err != nil {
+		return "get ids: " + err.Error(), false
+	}
+	if c.OtherKey {
+		// Verified: accepted, whatever it says.
+		return fmt.Sprintf("verified: uid %d gid %d", uid, gid), true
+	}
+	if uid != c.UID || gid != c.GID {
+		return fmt.Sprintf("verified as uid %d gid %d, created by uid %d gid %d", uid, gid, c.UID, c.GID), false
+	}
+	if s.a.Profile.Has(profile.OpGetData) && c.Data != nil {
+		data, _, _, err := s.a.Data(cred)
+		if err != nil {
+			return "get data: " + err.Error(), false
+		}
+		if string(data) != string(c.Data) {
+			return fmt.Sprintf("data %q, created with %q", data, c.Data), false
+		}
+	}
+	return fmt.Sprintf("verified: uid %d gid %d", uid, gid), true
+}
+
+// unit runs the unit suite on this node with the run's seed.
+func (a *agent) unit(seed int64) message {
+	var m message
+	start := time.Now()
+	cfg := suite.Config{Plugin: a.o.Plugin, Loader: a.o.Loader, CallTimeout: a.o.CallTimeout, Seed: seed}
+	sum, err := suite.Run(cfg, suite.RunOptions{Quiet: true, NoColor: true})
+	if sum == nil {
+		m.Error = "the unit suite did not run: " + err.Error()
+		return m
+	}
+	u := &UnitResult{Verdict: sum.Verdict, Exit: sum.ExitCode(), Clauses: map[string]string{},
+		Duration: time.Since(start).Seconds()}
+	for _, c := range sum.Clauses {
+		u.Clauses[c.ID] = string(c.Result)
+	}
+	u.Summary, _ = json.Marshal(sum)
+	m.Unit = u
+	return m
+}
