@@ -188,13 +188,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		for range k.msgs { // late answers
 		}
 	}()
-	// Bye, then srun has a moment to end its step before it is ended.
+	// Bye, then srun has a moment to end its step before it is ended (a
+	// plugin that breaks slurmd's messages to srun leaves it waiting for
+	// task exits it cannot authenticate).
 	k.in.send(message{Op: opBye})
 	stdin.Close()
 	var srunErr error
 	select {
 	case srunErr = <-waited:
-	case <-time.After(30 * time.Second):
+	case <-time.After(10 * time.Second):
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case srunErr = <-waited:

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/plugincheck/plugincheck/internal/cluster"
+	"github.com/plugincheck/plugincheck/internal/testenv"
+)
+
+func TestClusterBadInput(t *testing.T) {
+	plugin := func(t *testing.T) string { return testenv.Plugin(t, "22.05", "auth_munge.so") }
+	checkBadInputs(t, []badInput{
+		{"no plugin", func(t *testing.T) []string { return []string{"cluster"} }, "usage: plugincheck cluster PLUGIN"},
+		{"no allocation", func(t *testing.T) []string {
+			return []string{"cluster", plugin(t)}
+		}, "not inside an allocation"},
+		{"virtual", func(t *testing.T) []string { return []string{"cluster", plugin(t), "--virtual", "17"} }, "--virtual must be 1 to 16"},
+		{"refuse-env", func(t *testing.T) []string { return []string{"cluster", plugin(t), "--refuse-env", "X"} }, "is not VAR=VALUE"},
+	})
+}
+
+// TestClusterVirtual runs cluster mode in a three-node virtual cluster: the
+// good fixture (another key through --refuse-auth-info) passes every
+// clause; the fixture whose key mixes in the node's name fails
+// CLUSTER-INTEROP alone; Debian's auth/none fails CLUSTER-REFUSE. Only the
+// good fixture runs the unit suite on its nodes (the others' unit verdicts
+// are pinned elsewhere).
+func TestClusterVirtual(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("runs Slurm daemons")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the daemons' namespace needs root")
+	}
+	if os.Getenv("SLURM_JOB_ID") != "" {
+		t.Skip("inside a Slurm job: the virtual cluster's srun would see this job's variables")
+	}
+	daemons := daemonCache(t)
+	rows := []struct {
+		name   string
+		plugin string
+		args   []string
+		code   int
+		want   map[string]string // clause → status
+	}{
+		{"good_2205", testenv.Fixture(t, "auth_good_2205.so"), []string{"--refuse-auth-info", "key=" + cluster.KeyPlaceholder}, 0,
+			map[string]string{"CLUSTER-SAME": "passed", "CLUSTER-UNIT": "passed", "CLUSTER-INTEROP": "passed", "CLUSTER-REFUSE": "passed"}},
+		{"cluster_nodekey", testenv.Fixture(t, "auth_cluster_nodekey.so"), []string{"--unit=false", "--refuse-auth-info", "key=" + cluster.KeyPlaceholder}, 1,
+			map[string]string{"CLUSTER-SAME": "passed", "CLUSTER-UNIT": "not tested", "CLUSTER-INTEROP": "FAILED", "CLUSTER-REFUSE": "passed"}},
+		{"none", testenv.Plugin(t, "22.05", "auth_none.so"), []string{"--unit=false"}, 1,
+			map[string]string{"CLUSTER-SAME": "passed", "CLUSTER-REFUSE": "FAILED"}},
+	}
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			sum := filepath.Join(t.TempDir(), "cluster.json")
+			args := append([]string{"cluster", "--virtual", "3", "--daemons", daemons, "--quiet", "--summary-json", sum, r.plugin}, r.args...)
+			code, so, se := cliProcess(args...)
+			if code != r.code {
+				t.Fatalf("exit %d, want %d\n%s\n%s", code, r.code, so, tailLines(se, 20))
+			}
+			data, err := os.ReadFile(sum)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rep cluster.Report
+			if err := json.Unmarshal(data, &rep); err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Nodes) != 3 || len(rep.Interop) != 3 || rep.Launches != 1 {
+				t.Errorf("%d nodes, %d interop rows, %d launches; want 3, 3, 1", len(rep.Nodes), len(rep.Interop), rep.Launches)
+			}
+			for id, want := range r.want {
+				if got := rep.Get(id); got == nil || string(got.Status) != want {
+					t.Errorf("%s: %+v, want %s\n%s", id, got, want, so)
+				}
+			}
+			// The console shows the node × clause table and the matrix.
+			if !strings.Contains(so, "CLUSTER-INTEROP  CLUSTER-REFUSE") || !strings.Contains(so, "interop: a credential created on the row's node") {
+				t.Errorf("no node × clause table or interop matrix:\n%s", so)
+			}
+		})
+	}
+}
