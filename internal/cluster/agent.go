@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/plugincheck/plugincheck/internal/cleanup"
@@ -84,8 +85,21 @@ func Agent(ctx context.Context, in io.Reader, out io.Writer, o AgentOptions) err
 	if err := a.out.send(hello); err != nil {
 		return err
 	}
-	requests := make(chan message)
-	go readMessages(in, "", requests, nil)
+	// An abort is acted on at once, even in the middle of the unit suite:
+	// it interrupts this process as a signal does, so every worker, munged
+	// and file is undone (internal/cleanup).
+	raw, requests := make(chan message), make(chan message, 64)
+	go readMessages(in, "", raw, nil)
+	go func() {
+		defer close(requests)
+		for m := range raw {
+			if m.Op == opAbort {
+				syscall.Kill(os.Getpid(), syscall.SIGTERM)
+				continue
+			}
+			requests <- m
+		}
+	}()
 	for {
 		var m message
 		var ok bool

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plugincheck/plugincheck/internal/cleanup"
 	"github.com/plugincheck/plugincheck/internal/e2e"
 )
 
@@ -175,7 +176,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("srun: %w", err)
 	}
+	// Interrupted, srun passes SIGTERM on to the agents, which stop their
+	// workers and munged and remove their files before the step ends.
 	k.in = &lineWriter{w: stdin}
+	// Interrupted, the agents are told to stop (they undo their workers,
+	// munged and files as on a signal); srun ends with its step.
+	forget := cleanup.Add(func() {
+		k.in.send(message{Op: opAbort})
+		for i := 0; i < 50 && syscall.Kill(cmd.Process.Pid, 0) == nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	defer forget()
 	// Wait may only close srun's stdout once it has been read to its end.
 	readDone, waited := make(chan struct{}), make(chan error, 1)
 	go func() {
@@ -196,6 +208,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	var srunErr error
 	select {
 	case srunErr = <-waited:
+	case <-ctx.Done():
+		k.in.send(message{Op: opAbort})
+		select {
+		case srunErr = <-waited:
+		case <-time.After(5 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			srunErr = <-waited
+		}
 	case <-time.After(10 * time.Second):
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
@@ -646,7 +666,8 @@ func (k *coordinator) unit(units map[int]message) {
 		k.result("CLUSTER-UNIT", Failed, "the unit suite did not reach the same results on every node", truncate(ev, 20))
 		return
 	}
-	k.result("CLUSTER-UNIT", Passed, fmt.Sprintf("the same results on all %d node(s); unit verdict: %s", len(k.rep.Nodes), base.Unit.Verdict), nil)
+	_, verdict := k.rep.UnitVerdict()
+	k.result("CLUSTER-UNIT", Passed, fmt.Sprintf("the same results on all %d node(s); unit verdict: %s", len(k.rep.Nodes), verdict), nil)
 }
 
 // outcome is what must agree between nodes: failed or not (a warning is a

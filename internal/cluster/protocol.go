@@ -23,6 +23,7 @@ const (
 	opVerify = "verify" // both: verify these / the verdicts
 	opUnit   = "unit"   // both: run the unit suite / its results
 	opBye    = "bye"    // coordinator: exit
+	opAbort  = "abort"  // coordinator, interrupted: stop at once, leave nothing
 )
 
 // message is every message either way; each operation fills its fields.
