@@ -27,6 +27,8 @@ type agentFlags struct {
 	authInfo       string
 	refuseAuthInfo string
 	refuseEnv      multiFlag
+	privateKey     string
+	publicKey      string
 	callTimeout    time.Duration
 }
 
@@ -35,6 +37,8 @@ func (f *agentFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.authInfo, "auth-info", "", "the nodes' AuthInfo (default: the AuthInfo line of each node's slurm.conf)")
 	fs.StringVar(&f.refuseAuthInfo, "refuse-auth-info", "", "AuthInfo that configures the plugin with another key (CLUSTER-REFUSE; built in for auth/munge and auth/none); "+cluster.KeyPlaceholder+" is a fresh key file on each node")
 	fs.Var(&f.refuseEnv, "refuse-env", "VAR=VALUE that configures the plugin with another key (repeatable; "+cluster.KeyPlaceholder+" as above)")
+	fs.StringVar(&f.privateKey, "private-key", "", "a cred plugin's private key file on every node (default: one fresh key handed to every node)")
+	fs.StringVar(&f.publicKey, "public-key", "", "a cred plugin's public key file on every node")
 	fs.DurationVar(&f.callTimeout, "call-timeout", 10*time.Second, "deadline of one plugin call")
 }
 
@@ -56,6 +60,8 @@ func (f *agentFlags) args() []string {
 	for _, e := range f.refuseEnv {
 		add("refuse-env", e)
 	}
+	add("private-key", f.privateKey)
+	add("public-key", f.publicKey)
 	add("call-timeout", f.callTimeout.String())
 	return a
 }
@@ -92,6 +98,9 @@ func clusterCmd(args []string, stdout, stderr io.Writer) error {
 		if !strings.Contains(e, "=") {
 			return &usageError{fmt.Sprintf("--refuse-env %q is not VAR=VALUE", e)}
 		}
+	}
+	if (af.privateKey == "") != (af.publicKey == "") {
+		return &usageError{"--private-key and --public-key go together"}
 	}
 	if *virtual < 0 || *virtual > 16 || *nodes < 0 {
 		return &usageError{"--virtual must be 1 to 16 and --nodes positive"}
@@ -210,6 +219,7 @@ func clusterAgentCmd(args []string) error {
 	out := os.NewFile(uintptr(proto), "agent protocol")
 	defer out.Close()
 	o := cluster.AgentOptions{Plugin: paths[0], Loader: af.hf.options(), AuthInfo: af.authInfo,
-		RefuseAuthInfo: af.refuseAuthInfo, RefuseEnv: af.refuseEnv, CallTimeout: af.callTimeout}
+		RefuseAuthInfo: af.refuseAuthInfo, RefuseEnv: af.refuseEnv, CallTimeout: af.callTimeout,
+		PrivateKey: af.privateKey, PublicKey: af.publicKey}
 	return cluster.Agent(cleanup.Context(), os.Stdin, out, o)
 }

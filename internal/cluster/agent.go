@@ -37,7 +37,10 @@ type AgentOptions struct {
 	// munged with its own key) and auth/none.
 	RefuseAuthInfo string
 	RefuseEnv      []string
-	CallTimeout    time.Duration
+	// PrivateKey and PublicKey are a cred plugin's key files on every
+	// node; empty, the coordinator hands every node one fresh key.
+	PrivateKey, PublicKey string
+	CallTimeout           time.Duration
 }
 
 // KeyPlaceholder in --refuse-auth-info and --refuse-env is replaced by a
@@ -52,6 +55,8 @@ type agent struct {
 	node   string
 	target *loader.Target
 	out    *lineWriter
+	keys   keyPair  // a cred plugin's
+	undo   []func() // at the agent's end
 }
 
 // Agent serves the coordinator's requests read from in, answering on out,
@@ -59,6 +64,11 @@ type agent struct {
 // not write to out: the caller gives the agent a stream of its own.
 func Agent(ctx context.Context, in io.Reader, out io.Writer, o AgentOptions) error {
 	a := &agent{o: o, ctx: ctx, out: &lineWriter{w: out, prefix: agentPrefix}}
+	defer func() {
+		for _, u := range a.undo {
+			u()
+		}
+	}()
 	a.rank, _ = strconv.Atoi(os.Getenv("SLURM_PROCID"))
 	a.node = os.Getenv("SLURMD_NODENAME")
 	host, _ := os.Hostname()
@@ -108,15 +118,20 @@ func Agent(ctx context.Context, in io.Reader, out io.Writer, o AgentOptions) err
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if !ok || m.Op == opBye {
+		if !ok {
 			return nil
+		}
+		if m.Op == opBye {
+			// Said last, so the coordinator knows srun has nothing more
+			// to wait for.
+			return a.out.send(message{Op: opBye, Rank: a.rank})
 		}
 		var answer message
 		switch m.Op {
 		case opClock:
 			answer = message{ClockNS: time.Now().UnixNano()}
 		case opMake:
-			answer = a.make()
+			answer = a.make(m.Key)
 		case opVerify:
 			answer = a.verify(m.Creds)
 		case opUnit:
@@ -152,21 +167,35 @@ func nodeAuthInfo() string {
 	return ""
 }
 
-// session is an initialised auth plugin in a worker, configured with
-// authInfo and env.
+// session is an initialised plugin in a worker, configured with authInfo
+// and env: an auth plugin, or a key-API cred plugin with its key pair.
 type session struct {
 	sb       *loader.Sandbox
 	w        *loader.Worker
 	a        *loader.Auth
+	c        *loader.Cred
+	priv     uintptr
+	pub      uintptr
 	authInfo string
 }
 
-func (a *agent) open(authInfo string, env []string) (*session, error) {
+// keyPair are a cred plugin's key files.
+type keyPair struct{ private, public string }
+
+// errUnsupported marks a plugin whose credentials cluster mode cannot
+// exchange yet: the clauses that need them are not tested.
+type errUnsupported struct{ why string }
+
+func (e *errUnsupported) Error() string { return e.why }
+
+func (a *agent) open(authInfo string, env []string, keys keyPair) (*session, error) {
 	if a.target == nil {
 		return nil, errors.New("the plugin did not open on this node")
 	}
-	if a.target.Plugin.Kind() != profile.Auth {
-		return nil, fmt.Errorf("%s is a cred plugin: cluster mode checks auth plugins' credentials across nodes", a.target.Plugin.Type)
+	cred := a.target.Plugin.Kind() == profile.Cred
+	if cred && !a.target.Profile.Has(profile.OpSign) {
+		return nil, &errUnsupported{fmt.Sprintf("%s has the 23.11+ cred API (%s): cluster mode exchanges auth credentials and key-API signatures, not its credentials yet",
+			a.target.Plugin.Type, a.target.Profile.Name)}
 	}
 	sb, err := a.target.NewSandbox(loader.SandboxOptions{AuthInfo: authInfo, Env: env, CallTimeout: a.o.CallTimeout})
 	if err != nil {
@@ -177,10 +206,30 @@ func (a *agent) open(authInfo string, env []string) (*session, error) {
 		sb.Close()
 		return nil, err
 	}
-	if s.a, err = s.w.Auth(); err == nil {
-		var r loader.Result
-		if r, err = s.a.Init(); err == nil && r.Int() != 0 {
-			err = fmt.Errorf("init returned %d", r.Int())
+	var r loader.Result
+	if cred {
+		if s.c, err = s.w.Cred(); err == nil {
+			r, err = s.c.Init()
+		}
+	} else if s.a, err = s.w.Auth(); err == nil {
+		r, err = s.a.Init()
+	}
+	if err == nil && r.Int() != 0 {
+		err = fmt.Errorf("init returned %d", r.Int())
+	}
+	if err == nil && cred {
+		for _, k := range []struct {
+			p    *uintptr
+			read func(*string) (uintptr, loader.Result, error)
+			path string
+		}{{&s.priv, s.c.ReadPrivateKey, keys.private}, {&s.pub, s.c.ReadPublicKey, keys.public}} {
+			path := k.path
+			if *k.p, r, err = k.read(&path); err == nil && *k.p == 0 {
+				err = fmt.Errorf("reading key %s failed, errno %d", path, r.Errno)
+			}
+			if err != nil {
+				break
+			}
 		}
 	}
 	if err != nil {
@@ -205,6 +254,21 @@ func (a *agent) protocol() uint16 {
 // create makes a credential for any receiver carrying data, packed as the
 // framework sends it, with the identity it must carry.
 func (s *session) create(data []byte, pv uint16) (*Credential, error) {
+	if s.c != nil {
+		sig, rc, r, err := s.c.Sign(s.priv, data)
+		if err != nil {
+			return nil, err
+		}
+		if rc != 0 || sig.Ptr == 0 {
+			return nil, fmt.Errorf("sign returned %d, errno %d", rc, r.Errno)
+		}
+		defer s.c.FreeSignature(sig)
+		b, err := s.c.SignatureBytes(sig)
+		if err != nil {
+			return nil, err
+		}
+		return &Credential{Packed: b, Data: data}, nil
+	}
 	cred, r, err := s.a.Create(s.authInfo, profile.SlurmAuthUIDAny, data)
 	if err != nil {
 		return nil, err
@@ -224,12 +288,29 @@ func (s *session) create(data []byte, pv uint16) (*Credential, error) {
 }
 
 // make creates the node's credential, and one with another key where the
-// agent knows how to configure one.
-func (a *agent) make() message {
+// agent knows how to configure one. key is the cluster's cred key when the
+// user gave none (the coordinator hands every node the same).
+func (a *agent) make(key []byte) message {
 	var m message
-	s, err := a.open(a.o.AuthInfo, nil)
+	if a.o.PrivateKey != "" {
+		a.keys = keyPair{a.o.PrivateKey, a.o.PublicKey}
+	} else if a.target != nil && a.target.Plugin.Kind() == profile.Cred {
+		path, remove, err := keyFile("cluster", key)
+		if err != nil {
+			m.Error = err.Error()
+			return m
+		}
+		a.undo = append(a.undo, remove)
+		a.keys = keyPair{path, path}
+	}
+	s, err := a.open(a.o.AuthInfo, nil, a.keys)
 	if err != nil {
-		m.Error = err.Error()
+		var u *errUnsupported
+		if errors.As(err, &u) {
+			m.Unsupported = u.why
+		} else {
+			m.Error = err.Error()
+		}
 		return m
 	}
 	data := []byte(fmt.Sprintf("plugincheck cluster: created on %s (rank %d)", a.node, a.rank))
@@ -240,13 +321,13 @@ func (a *agent) make() message {
 		return m
 	}
 	m.Good.From = a.rank
-	info, env, undo, note := a.otherKey()
+	info, env, keys, undo, note := a.otherKey()
 	defer undo()
 	if note != "" {
 		m.OtherNote = note
 		return m
 	}
-	o, err := a.open(info, env)
+	o, err := a.open(info, env, keys)
 	if err != nil {
 		m.OtherNote = "the plugin configured with another key did not start: " + err.Error()
 		return m
@@ -260,54 +341,72 @@ func (a *agent) make() message {
 	return m
 }
 
-// otherKey is the configuration of the plugin with another key: built in
-// for auth/munge (a munged of its own) and auth/none, else what the user
-// gave. note says why there is none.
-func (a *agent) otherKey() (info string, env []string, undo func(), note string) {
+// otherKey is the configuration of the plugin with another key: what the
+// user gave, else built in for munge plugins (a munged of its own) and
+// auth/none and cred/none (which ignore it, by design), and for key-API
+// cred plugins (a key of its own). note says why there is none.
+func (a *agent) otherKey() (info string, env []string, keys keyPair, undo func(), note string) {
 	undo = func() {}
-	if a.o.RefuseAuthInfo != "" || len(a.o.RefuseEnv) > 0 {
-		info, env = a.o.RefuseAuthInfo, a.o.RefuseEnv
-		if strings.Contains(info+strings.Join(env, "\x00"), KeyPlaceholder) {
-			key, remove, err := freshKeyFile()
-			if err != nil {
-				return "", nil, undo, "a key file for " + KeyPlaceholder + ": " + err.Error()
-			}
+	keys = a.keys
+	fresh := func() (string, error) {
+		p, remove, err := keyFile("other", nil)
+		if err == nil {
 			undo = remove
+		}
+		return p, err
+	}
+	if a.o.RefuseAuthInfo != "" || len(a.o.RefuseEnv) > 0 {
+		info, env = a.o.RefuseAuthInfo, append([]string(nil), a.o.RefuseEnv...)
+		if strings.Contains(info+strings.Join(env, "\x00"), KeyPlaceholder) {
+			key, err := fresh()
+			if err != nil {
+				return "", nil, keys, undo, "a key file for " + KeyPlaceholder + ": " + err.Error()
+			}
 			info = strings.ReplaceAll(info, KeyPlaceholder, key)
 			for i := range env {
 				env[i] = strings.ReplaceAll(env[i], KeyPlaceholder, key)
 			}
 		}
-		return info, env, undo, ""
+		return info, env, keys, undo, ""
 	}
-	switch a.target.Plugin.Minor() {
-	case "munge", "none":
-		// Another munged, another key. auth/none ignores it (by design).
+	switch {
+	case a.target.Plugin.Minor() == "munge" || a.target.Plugin.Minor() == "none":
+		// Another munged, another key.
 		d, err := munged.Start(a.ctx)
 		if err != nil {
-			return "", nil, undo, "a second munged with another key: " + err.Error()
+			return "", nil, keys, undo, "a second munged with another key: " + err.Error()
 		}
-		return d.AuthInfo(0), nil, func() { d.Stop() }, ""
+		return d.AuthInfo(0), nil, keys, func() { d.Stop() }, ""
+	case a.target.Plugin.Kind() == profile.Cred:
+		key, err := fresh()
+		if err != nil {
+			return "", nil, keys, undo, "another key file: " + err.Error()
+		}
+		return a.o.AuthInfo, nil, keyPair{key, key}, undo, ""
 	}
-	return "", nil, undo, fmt.Sprintf("no built-in way to configure %s with another key: give --refuse-auth-info STR or --refuse-env VAR=VALUE (%s stands for a fresh key file on each node)",
+	return "", nil, keys, undo, fmt.Sprintf("no built-in way to configure %s with another key: give --refuse-auth-info STR or --refuse-env VAR=VALUE (%s stands for a fresh key file on each node)",
 		a.target.Plugin.Type, KeyPlaceholder)
 }
 
-// freshKeyFile writes 64 random bytes to a file the worker can read.
-func freshKeyFile() (string, func(), error) {
-	dir, forget, err := cleanup.MkdirTemp("cluster-key")
+// keyFile writes key (nil: 64 fresh random bytes, hex) to a file the
+// worker can read, in a directory of its own that remove takes away.
+func keyFile(kind string, key []byte) (string, func(), error) {
+	dir, forget, err := cleanup.MkdirTemp("cluster-" + kind + "-key")
 	if err != nil {
 		return "", nil, err
 	}
 	remove := func() { os.RemoveAll(dir); forget() }
-	key := make([]byte, 64)
-	rand.Read(key)
-	p := filepath.Join(dir, "other.key")
+	if key == nil {
+		raw := make([]byte, 32)
+		rand.Read(raw)
+		key = []byte(hex.EncodeToString(raw))
+	}
+	p := filepath.Join(dir, kind+".key")
 	if err := os.Chmod(dir, 0o755); err != nil {
 		remove()
 		return "", nil, err
 	}
-	if err := os.WriteFile(p, []byte(hex.EncodeToString(key)), 0o644); err != nil {
+	if err := os.WriteFile(p, key, 0o644); err != nil {
 		remove()
 		return "", nil, err
 	}
@@ -319,12 +418,12 @@ func freshKeyFile() (string, func(), error) {
 // another key elsewhere, which must be refused.
 func (a *agent) verify(creds []Credential) message {
 	var m message
-	s, err := a.open(a.o.AuthInfo, nil)
+	s, err := a.open(a.o.AuthInfo, nil, a.keys)
 	if err != nil {
 		m.Error = err.Error()
 		return m
 	}
-	defer s.close()
+	defer func() { s.close() }()
 	for _, c := range creds {
 		if c.Packed == nil {
 			continue
@@ -333,7 +432,7 @@ func (a *agent) verify(creds []Credential) message {
 			// The worker died on an earlier credential: a fresh one for
 			// the rest, the death stays that check's finding.
 			s.close()
-			if s, err = a.open(a.o.AuthInfo, nil); err != nil {
+			if s, err = a.open(a.o.AuthInfo, nil, a.keys); err != nil {
 				m.Error = err.Error()
 				return m
 			}
@@ -355,6 +454,17 @@ func (a *agent) verify(creds []Credential) message {
 // identity and data. ok: verified with the right identity and data;
 // detail says what happened either way.
 func (s *session) accepts(c Credential, pv uint16) (string, bool) {
+	if s.c != nil {
+		// A signature has no identity: it verifies over the data or not.
+		rc, r, err := s.c.VerifySign(s.pub, c.Data, c.Packed, true)
+		switch {
+		case err != nil:
+			return "verify_sign: " + err.Error(), false
+		case rc != 0:
+			return fmt.Sprintf("verify_sign returned %d, errno %d", rc, r.Errno), false
+		}
+		return "verified", true
+	}
 	cred, consumed, r, err := s.a.UnpackBytes(c.Packed, pv)
 	if err != nil {
 		return "unpack: " + err.Error(), false

@@ -46,9 +46,12 @@ type message struct {
 
 	// make (answer): a credential with the node's key and one with
 	// another key; OtherNote says why there is none of the second kind.
+	Key       []byte      `json:"key,omitempty"` // request: the cluster's cred key
 	Good      *Credential `json:"good,omitempty"`
 	Other     *Credential `json:"other,omitempty"`
 	OtherNote string      `json:"other_note,omitempty"`
+	// Unsupported says why this plugin's credentials cannot be exchanged.
+	Unsupported string `json:"unsupported,omitempty"`
 
 	// verify (request): every node's credentials.
 	Creds []Credential `json:"creds,omitempty"`

@@ -48,10 +48,11 @@ func StartVirtual(ctx context.Context, o Options) (v *Virtual, err error) {
 			return nil, err
 		}
 	}
-	v = &Virtual{Release: filepath.Base(root)}
+	started := &Virtual{Release: filepath.Base(root)}
+	v = started
 	defer func() {
 		if err != nil {
-			v.Stop()
+			started.Stop()
 		}
 	}()
 	if v.plugins, err = os.MkdirTemp("", "plugincheck-e2e-plugin-"); err != nil {
