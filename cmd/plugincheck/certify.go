@@ -60,6 +60,8 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	signKey := fs.String("sign-key", "", "ed25519 private key to sign MANIFEST with")
 	genKey := fs.String("gen-key", "", "write a new ed25519 key pair FILE and FILE.pub, and do nothing else")
 	configFile := fs.String("config", "", "YAML file of flag values (flag name: value); command-line flags win")
+	var cc clusterCertify
+	cc.register(fs)
 	paths, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -189,6 +191,16 @@ func certifyCmd(args []string, stdout io.Writer) error {
 			msg = fmt.Sprintf("the suite run ended with exit status %d", code)
 		}
 		return &exitStatus{code: 2, err: fmt.Errorf("%s; bundle not finished, no MANIFEST written (the run's output is in %s)", msg, filepath.Join(dir, bundle.ConsoleLog))}
+	}
+
+	if cc.wanted() {
+		if err := cc.run(dir, info.Path, stdout); err != nil {
+			if sig, _ := cleanup.Interrupted(); sig != 0 {
+				removeBundle(dir, created)
+				return &exitStatus{code: cleanup.ExitCode(sig), err: fmt.Errorf("interrupted by %s: no bundle written (%s removed)", cleanup.Name(sig), dir)}
+			}
+			return err
+		}
 	}
 
 	env := bundle.CollectEnvironment(suite.SummarySchema, cfg.Munged != "" || t.Plugin.Minor() == "munge", munged.Binary)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/plugincheck/plugincheck/internal/bundle"
 	"github.com/plugincheck/plugincheck/internal/cluster"
 	"github.com/plugincheck/plugincheck/internal/testenv"
 )
@@ -59,6 +60,17 @@ func TestClusterVirtual(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			sum := filepath.Join(t.TempDir(), "cluster.json")
 			args := append([]string{"cluster", "--virtual", "3", "--daemons", daemons, "--quiet", "--summary-json", sum, r.plugin}, r.args...)
+			var bundleDir string
+			if r.code == 0 {
+				// The good one is certified with its cluster part, which
+				// verify checks node by node.
+				bundleDir = filepath.Join(t.TempDir(), "bundle")
+				args = certifyArgs(t, r.plugin, bundleDir, "--cluster-virtual", "3", "--cluster-arg=--daemons="+daemons)
+				for _, a := range r.args {
+					args = append(args, "--cluster-arg="+a)
+				}
+				sum = filepath.Join(bundleDir, bundle.ClusterJSON)
+			}
 			code, so, se := cliProcess(args...)
 			if code != r.code {
 				t.Fatalf("exit %d, want %d\n%s\n%s", code, r.code, so, tailLines(se, 20))
@@ -83,6 +95,38 @@ func TestClusterVirtual(t *testing.T) {
 			if !strings.Contains(so, "CLUSTER-INTEROP  CLUSTER-REFUSE") || !strings.Contains(so, "interop: a credential created on the row's node") {
 				t.Errorf("no node × clause table or interop matrix:\n%s", so)
 			}
+			if bundleDir != "" {
+				checkClusterBundle(t, bundleDir)
+			}
 		})
+	}
+}
+
+// checkClusterBundle: verify accepts the bundle and names its nodes; a
+// node's section that says otherwise than cluster.json is rejected even
+// with MANIFEST made anew (an unsigned bundle's integrity is only that).
+func checkClusterBundle(t *testing.T, dir string) {
+	code, so, se := cliProcess("verify", dir)
+	if code != 0 || !strings.Contains(so, "cluster        3 node(s), every node's section present") {
+		t.Fatalf("verify: exit %d\n%s\n%s", code, so, se)
+	}
+	sec := filepath.Join(dir, filepath.FromSlash(bundle.NodeSection(1, "n2")))
+	data, err := os.ReadFile(sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := strings.Replace(string(data), `"CLUSTER-INTEROP": "passed"`, `"CLUSTER-INTEROP": "FAILED"`, 1)
+	if forged == string(data) {
+		t.Fatalf("%s has no passed CLUSTER-INTEROP:\n%s", sec, data)
+	}
+	if err := os.WriteFile(sec, []byte(forged), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bundle.WriteManifest(dir); err != nil {
+		t.Fatal(err)
+	}
+	code, _, se = cliProcess("verify", dir)
+	if code != 2 || !strings.Contains(se, "differs from node n2 in cluster.json") {
+		t.Errorf("verify of a forged node section: exit %d, %s", code, se)
 	}
 }

@@ -73,6 +73,9 @@ func verifyCmd(args []string, stdout io.Writer) error {
 	line("host", "Slurm %s, generation %s", orDash(p.Host.SlurmVersion), s.Generation)
 	line("made by", "plugincheck %s (summary schema %d) on %s, %s", e.Plugincheck, s.Schema, e.OS, e.Finished)
 	line("MUST clauses", "all %d of %s plugins present in the run (%d not applicable to the generation)", len(rep.Required), s.Kind, len(rep.NotApplicable))
+	if c := rep.Cluster; c != nil {
+		line("cluster", "%d node(s), every node's section present, %d srun launch, clock skew %.1f ms", len(c.Nodes), c.Launches, c.SkewMS)
+	}
 	if *rerun {
 		return rerunBundle(rep, *plugin, stdout)
 	}

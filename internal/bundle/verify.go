@@ -47,6 +47,9 @@ type Report struct {
 	Failures []Failure
 	// PluginChecked: VerifyOptions.Plugin was given and matches.
 	PluginChecked bool
+	// Cluster is the cluster part of a `certify --cluster` bundle (nil
+	// without one); its clauses not passed are among Failures.
+	Cluster *ClusterReport
 }
 
 // Failure is a MUST clause that did not pass.
@@ -262,6 +265,10 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 	}
 	if len(rep.Failures) == 0 && !rep.Summary.Conformant {
 		rep.Failures = append(rep.Failures, Failure{Reason: "the run's verdict: " + rep.Summary.Verdict})
+	}
+	// 7. A cluster bundle: every node's part.
+	if err := verifyCluster(dir, rep); err != nil {
+		return nil, err
 	}
 	return rep, nil
 }
