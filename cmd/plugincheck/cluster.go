@@ -218,7 +218,7 @@ func clusterAgentCmd(args []string) error {
 	}
 	out := os.NewFile(uintptr(proto), "agent protocol")
 	defer out.Close()
-	o := cluster.AgentOptions{Plugin: paths[0], Loader: af.hf.options(), AuthInfo: af.authInfo,
+	o := cluster.AgentOptions{Plugin: paths[0], Loader: af.hf.options(), SlurmConf: af.hf.slurmConf, AuthInfo: af.authInfo,
 		RefuseAuthInfo: af.refuseAuthInfo, RefuseEnv: af.refuseEnv, CallTimeout: af.callTimeout,
 		PrivateKey: af.privateKey, PublicKey: af.publicKey}
 	return cluster.Agent(cleanup.Context(), os.Stdin, out, o)

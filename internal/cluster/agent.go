@@ -28,6 +28,9 @@ import (
 type AgentOptions struct {
 	Plugin string
 	Loader loader.Options
+	// SlurmConf is a slurm.conf for the plugin's host instead of the
+	// generated one (--slurm-conf).
+	SlurmConf string
 	// AuthInfo is the node's AuthInfo; empty means the AuthInfo line of
 	// the node's slurm.conf ($SLURM_CONF, else /etc/slurm/slurm.conf).
 	AuthInfo string
@@ -197,7 +200,7 @@ func (a *agent) open(authInfo string, env []string, keys keyPair) (*session, err
 		return nil, &errUnsupported{fmt.Sprintf("%s has the 23.11+ cred API (%s): cluster mode exchanges auth credentials and key-API signatures, not its credentials yet",
 			a.target.Plugin.Type, a.target.Profile.Name)}
 	}
-	sb, err := a.target.NewSandbox(loader.SandboxOptions{AuthInfo: authInfo, Env: env, CallTimeout: a.o.CallTimeout})
+	sb, err := a.target.NewSandbox(loader.SandboxOptions{SlurmConf: a.o.SlurmConf, AuthInfo: authInfo, Env: env, CallTimeout: a.o.CallTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -510,7 +513,7 @@ func (s *session) accepts(c Credential, pv uint16) (string, bool) {
 func (a *agent) unit(seed int64) message {
 	var m message
 	start := time.Now()
-	cfg := suite.Config{Plugin: a.o.Plugin, Loader: a.o.Loader, CallTimeout: a.o.CallTimeout, Seed: seed}
+	cfg := suite.Config{Plugin: a.o.Plugin, Loader: a.o.Loader, SlurmConf: a.o.SlurmConf, CallTimeout: a.o.CallTimeout, Seed: seed}
 	sum, err := suite.Run(cfg, suite.RunOptions{Quiet: true, NoColor: true})
 	if sum == nil {
 		m.Error = "the unit suite did not run: " + err.Error()
