@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plugincheck/plugincheck/internal/bundle"
 	"github.com/plugincheck/plugincheck/internal/cluster"
@@ -128,5 +131,30 @@ func checkClusterBundle(t *testing.T, dir string) {
 	code, _, se = cliProcess("verify", dir)
 	if code != 2 || !strings.Contains(se, "differs from node n2 in cluster.json") {
 		t.Errorf("verify of a forged node section: exit %d, %s", code, se)
+	}
+}
+
+// TestClusterSilentNode: a node whose agent never answers is a finding
+// within the deadline, not a hang. No Slurm: a shell stands in for srun,
+// starting one real agent (this binary) as rank 0, while "rank 1" sleeps.
+func TestClusterSilentNode(t *testing.T) {
+	t.Parallel()
+	plugin := testenv.Plugin(t, "22.05", "auth_munge.so")
+	script := `exec 3<&0; SLURM_PROCID=0 SLURMD_NODENAME=fake0 "$0" cluster-agent "$1" <&3 & exec sleep 60`
+	launch := exec.Command("sh", "-c", script, os.Args[0], plugin)
+	launch.Env = append(os.Environ(), "PLUGINCHECK_TEST_AS_CLI=1", "SLURM_CONF=/nonexistent")
+	rep, err := cluster.Run(context.Background(), cluster.Options{Launch: launch, Tasks: 2, NodeTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := rep.Get("CLUSTER-SAME")
+	if same == nil || same.Status != cluster.Failed || !strings.Contains(strings.Join(same.Evidence, "\n"), `rank 1 did not answer "hello": no answer within 3s`) {
+		t.Errorf("CLUSTER-SAME: %+v", same)
+	}
+	if rep.Nodes[0].Name != "fake0" || rep.Nodes[0].SHA256 == "" {
+		t.Errorf("rank 0 did not say hello: %+v", rep.Nodes[0])
+	}
+	if x := rep.Get("CLUSTER-INTEROP"); x == nil || x.Status == cluster.Passed {
+		t.Errorf("CLUSTER-INTEROP with a silent node: %+v", x)
 	}
 }
