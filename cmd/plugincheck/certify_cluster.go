@@ -33,7 +33,8 @@ func (c *clusterCertify) wanted() bool { return c.inAllocation || c.virtual > 0 
 // section per node. The cluster verdict is verify's to give; an error is a
 // run that wrote no report.
 func (c *clusterCertify) run(dir, plugin string, stdout io.Writer) error {
-	args := []string{"cluster", plugin, "--quiet", "--summary-json", filepath.Join(dir, bundle.ClusterJSON)}
+	args := []string{"cluster", plugin, "--quiet", "--summary-json", filepath.Join(dir, bundle.ClusterJSON),
+		"--html-report", filepath.Join(dir, bundle.ClusterHTML)}
 	if c.virtual > 0 {
 		args = append(args, "--virtual", strconv.Itoa(c.virtual))
 	}

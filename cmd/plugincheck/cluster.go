@@ -79,6 +79,7 @@ func clusterCmd(args []string, stdout, stderr io.Writer) error {
 	unit := fs.Bool("unit", true, "run the unit suite on every node (CLUSTER-UNIT)")
 	seed := fs.Int64("seed", 0, "the unit suite's seed, the same on every node (0: pick one)")
 	summaryJSON := fs.String("summary-json", "", "write the report as JSON (nodes, clauses, matrices, each node's unit summary)")
+	htmlReport := fs.String("html-report", "", "write the report as a self-contained HTML page")
 	var ef e2eFlags // --daemons, --daemon-root, --slurm-sbin of the virtual cluster
 	vfs := flag.NewFlagSet("", flag.ContinueOnError)
 	ef.register(vfs)
@@ -105,9 +106,11 @@ func clusterCmd(args []string, stdout, stderr io.Writer) error {
 	if *virtual < 0 || *virtual > 16 || *nodes < 0 {
 		return &usageError{"--virtual must be 1 to 16 and --nodes positive"}
 	}
-	if *summaryJSON != "" {
-		if err := checkOutput("summary-json", *summaryJSON); err != nil {
-			return err
+	for _, o := range [][2]string{{"summary-json", *summaryJSON}, {"html-report", *htmlReport}} {
+		if o[1] != "" {
+			if err := checkOutput(o[0], o[1]); err != nil {
+				return err
+			}
 		}
 	}
 	plugin, err := filepath.Abs(paths[0])
@@ -187,6 +190,15 @@ func clusterCmd(args []string, stdout, stderr io.Writer) error {
 		data, _ := json.MarshalIndent(rep, "", "  ")
 		if err := os.WriteFile(*summaryJSON, append(data, '\n'), 0o644); err != nil {
 			return &usageError{"--summary-json " + *summaryJSON + ": " + pathless(err)}
+		}
+	}
+	if *htmlReport != "" {
+		var b strings.Builder
+		if err := rep.WriteHTML(&b); err != nil {
+			return err
+		}
+		if err := os.WriteFile(*htmlReport, []byte(b.String()), 0o644); err != nil {
+			return &usageError{"--html-report " + *htmlReport + ": " + pathless(err)}
 		}
 	}
 	if rep.Failed() {

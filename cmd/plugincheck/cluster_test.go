@@ -113,6 +113,9 @@ func checkClusterBundle(t *testing.T, dir string) {
 	if code != 0 || !strings.Contains(so, "cluster        3 node(s), every node's section present") {
 		t.Fatalf("verify: exit %d\n%s\n%s", code, so, se)
 	}
+	if html, err := os.ReadFile(filepath.Join(dir, bundle.ClusterHTML)); err != nil || !strings.Contains(string(html), "<h2>Interop</h2>") {
+		t.Errorf("%s: no interop matrix (%v)", bundle.ClusterHTML, err)
+	}
 	sec := filepath.Join(dir, filepath.FromSlash(bundle.NodeSection(1, "n2")))
 	data, err := os.ReadFile(sec)
 	if err != nil {

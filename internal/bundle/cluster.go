@@ -18,6 +18,7 @@ import (
 // part of each clause and its unit suite's summary).
 const (
 	ClusterJSON = "cluster.json"
+	ClusterHTML = "cluster.html"
 	ClusterLog  = "cluster-console.log"
 	ClusterDir  = "nodes"
 )
