@@ -475,7 +475,11 @@ func (k *coordinator) clocks() {
 				got[m.Rank], clock[m.Rank] = time.Now(), m.ClockNS
 			}
 		case <-deadline:
-			k.noAnswer(opClock, want, map[int]message{}, "no clock within the deadline")
+			answered := map[int]message{}
+			for r := range got {
+				answered[r] = message{}
+			}
+			k.noAnswer(opClock, want, answered, "no clock within the deadline")
 			return
 		case <-k.ctx.Done():
 			return
@@ -568,15 +572,22 @@ func (k *coordinator) pairs(id string, mx [][]Cell, what string) {
 		}
 	}
 	total := n * (n - 1)
+	// Why a node made no credential (its create failed, say).
+	var notes []string
+	for _, node := range k.rep.Nodes {
+		if note := node.Notes[id]; note != "" {
+			notes = append(notes, node.Name+": "+note)
+		}
+	}
 	switch {
 	case n < 2:
 		k.result(id, NotTested, "needs two nodes or more", nil)
 	case len(failed) > 0:
 		k.result(id, Failed, fmt.Sprintf("%d of %d ordered pairs: %s", len(failed), total, what),
-			append(truncate(failed, 12), k.missing()...))
+			append(append(truncate(failed, 12), notes...), k.missing()...))
 	case len(untested) > 0:
 		k.result(id, Failed, fmt.Sprintf("%d of %d ordered pairs not checked (a node failed or did not answer)", len(untested), total),
-			append(truncate(untested, 12), k.missing()...))
+			append(append(truncate(untested, 12), notes...), k.missing()...))
 	default:
 		k.result(id, Passed, fmt.Sprintf("all %d ordered pairs", checked), nil)
 	}
@@ -596,13 +607,6 @@ func truncate(s []string, n int) []string {
 func (k *coordinator) interop(made, verified map[int]message) {
 	from := func(i int) bool { return made[i].Good != nil }
 	k.rep.Interop = k.matrix(verified, func(m message) []Check { return m.Interop }, from)
-	for i, n := range k.rep.Nodes {
-		if !from(i) && n.Error == "" {
-			if note := n.Notes["CLUSTER-INTEROP"]; note != "" {
-				n.Error = n.Name + ": " + note
-			}
-		}
-	}
 	what := "a credential made on one node did not verify on another with the right identity and data"
 	for i, row := range k.rep.Interop {
 		if row[i].Status == Failed {
