@@ -179,8 +179,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("srun: %w", err)
 	}
-	// Interrupted, srun passes SIGTERM on to the agents, which stop their
-	// workers and munged and remove their files before the step ends.
 	k.in = &lineWriter{w: stdin}
 	// Interrupted, the agents are told to stop (they undo their workers,
 	// munged and files as on a signal); srun ends with its step.
@@ -199,10 +197,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}()
 	go func() { <-readDone; waited <- cmd.Wait() }()
 	k.steps()
-	go func() {
-		for range k.msgs { // late answers
-		}
-	}()
 	// Bye, then srun has a moment to end its step before it is ended.
 	k.in.send(message{Op: opBye})
 	// Idle agents answer at once. When some do not, srun is often stuck
@@ -215,6 +209,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	stdin.Close()
+	go func() {
+		for range k.msgs { // late answers, until srun's output ends
+		}
+	}()
 	var srunErr error
 	select {
 	case srunErr = <-waited:
