@@ -114,27 +114,11 @@ func (r *BenchRun) Rate() float64 {
 	return float64(r.Cycles) / r.Wall.Seconds()
 }
 
-func (w *Worker) symIndex(p *profile.Profile, op profile.Op) int16 {
-	if f := p.Func(op); f != nil {
-		if i, ok := w.syms[f.Symbol]; ok && w.addrs[i] != 0 {
-			return int16(i)
-		}
-	}
-	return -1
-}
-
 func (w *Worker) bench(req *wire.Bench, threads int) (BenchRun, error) {
-	w.enc.Reset()
-	w.enc.U8(uint8(wire.OpBench))
-	req.Encode(&w.enc)
 	// The run lasts Duration; a cycle that outlives the call timeout hangs.
-	d, err := w.roundTripWithin("bench", w.enc.Bytes(), time.Duration(req.Duration)+w.timeout)
-	if err != nil {
-		return BenchRun{}, err
-	}
 	var r wire.BenchResult
-	if r.Decode(d); d.Err() != nil {
-		return BenchRun{}, &ProtocolError{Func: "bench", Msg: "short bench response"}
+	if err := w.exchangeWithin("bench", req, &r, time.Duration(req.Duration)+w.timeout); err != nil {
+		return BenchRun{}, err
 	}
 	out := BenchRun{Threads: threads, Cycles: r.Cycles, Failed: r.Failed, FirstFailure: r.FirstFailure, Wall: time.Duration(r.Wall)}
 	for _, s := range r.Steps {

@@ -114,26 +114,21 @@ func (c *Cred) Cycles(threads, iterations int, priv, pub uintptr, data []byte) (
 	}
 	req := wire.CredCycles{
 		Threads: uint8(threads), Iterations: uint32(iterations), PrivKey: uint64(priv), PubKey: uint64(pub), Data: data,
-		Sign: int16(c.W.syms[sign.Symbol]), Verify: int16(c.W.syms[verify.Symbol]), ReplayArg: len(verify.Params) == 6,
+		Sign: c.W.symbolIndex(sign.Symbol), Verify: c.W.symbolIndex(verify.Symbol), ReplayArg: len(verify.Params) == 6,
 	}
-	return c.W.cycles("cred cycles", wire.OpCredCycles, req.Encode, iterations)
+	return c.W.cycles("cred cycles", &req, iterations)
 }
 
-// cycles runs one cycles request (op, its body written by encode) whose
-// response is an AuthCyclesResult, with a deadline that grows with the
-// iterations.
-func (w *Worker) cycles(what string, op wire.Op, encode func(*wire.Encoder), iterations int) (CycleResult, error) {
-	w.enc.Reset()
-	w.enc.U8(uint8(op))
-	encode(&w.enc)
-	d, err := w.roundTripWithin(what, w.enc.Bytes(), w.timeout*time.Duration(1+iterations/100))
-	if err != nil {
+// cycles runs one request of loops inside the worker whose response is an
+// AuthCyclesResult, with a deadline that grows with the iterations: the
+// call timeout for every 100 cycles per thread.
+func (w *Worker) cycles(what string, req wire.Request, iterations int) (CycleResult, error) {
+	var r wire.AuthCyclesResult
+	if err := w.exchangeWithin(what, req, &r, w.timeout*time.Duration(1+iterations/100)); err != nil {
 		return CycleResult{}, err
 	}
-	var r wire.AuthCyclesResult
-	r.Decode(d)
 	return CycleResult{Completed: int(r.Completed), Failed: int(r.Failed), FirstFailure: r.FirstFailure,
-		HeapGrowth: int64(r.HeapAfter) - int64(r.HeapBefore)}, d.Err()
+		HeapGrowth: int64(r.HeapAfter) - int64(r.HeapBefore), UID: r.UID, GID: r.GID}, nil
 }
 
 // VerifySign checks sig over data. replayOK is passed where the generation

@@ -431,12 +431,10 @@ func (f *FuzzWorker) run(target FuzzTarget, req *wire.Fuzz) (*wire.FuzzResult, *
 			}
 		}
 	}()
-	w.enc.Reset()
-	w.enc.U8(uint8(wire.OpFuzz))
-	req.Encode(&w.enc)
 	// The watchdog bounds each execution; this only bounds a worker that
 	// stops answering altogether.
-	d, err := w.roundTripWithin("fuzz", w.enc.Bytes(), time.Hour)
+	var res wire.FuzzResult
+	err := w.exchangeWithin("fuzz", req, &res, time.Hour)
 	close(stop)
 	wg.Wait()
 	if err != nil {
@@ -444,10 +442,6 @@ func (f *FuzzWorker) run(target FuzzTarget, req *wire.Fuzz) (*wire.FuzzResult, *
 			return nil, fail, nil
 		}
 		return nil, nil, err
-	}
-	var res wire.FuzzResult
-	if res.Decode(d); d.Err() != nil {
-		return nil, nil, &ProtocolError{Func: "fuzz", Msg: "short fuzz response"}
 	}
 	f.done += res.Execs
 	return &res, nil, nil

@@ -157,7 +157,7 @@ func (d *Decoder) Err() error { return d.err }
 
 func (d *Decoder) take(n int) []byte {
 	if d.err != nil || n < 0 || len(d.b) < n {
-		d.err = ErrFrame
+		d.fail()
 		return nil
 	}
 	out := d.b[:n:n]
@@ -194,6 +194,20 @@ func (d *Decoder) U64() uint64 {
 }
 
 func (d *Decoder) I32() int32 { return int32(d.U32()) }
+
+// fail marks the frame malformed: every later field reads as zero.
+func (d *Decoder) fail() { d.err = ErrFrame }
+
+// fits reports whether n items of at least size bytes each can still be in
+// the frame, and marks it malformed when not: a count read from a frame
+// must not make the reader allocate more than the frame could describe.
+func (d *Decoder) fits(n, size int) bool {
+	if d.err != nil || n < 0 || n > len(d.b)/size {
+		d.fail()
+		return false
+	}
+	return true
+}
 
 // Blob returns a length-prefixed byte string, aliasing the frame.
 func (d *Decoder) Blob() []byte { return d.take(int(d.U32())) }
@@ -521,7 +535,11 @@ func (r *BenchResult) Encode(e *Encoder) {
 
 func (r *BenchResult) Decode(d *Decoder) {
 	r.Cycles, r.Failed, r.FirstFailure, r.Wall = d.U64(), d.U64(), d.String(), d.U64()
-	r.Steps = make([]BenchStep, d.U8())
+	n := int(d.U8())
+	if !d.fits(n, 4+3*8+2) {
+		return
+	}
+	r.Steps = make([]BenchStep, n)
 	for i := range r.Steps {
 		s := &r.Steps[i]
 		s.Name, s.Count, s.Sum, s.Max = d.String(), d.U64(), d.U64(), d.U64()
@@ -530,7 +548,7 @@ func (r *BenchResult) Decode(d *Decoder) {
 			if b := int(d.U16()); b < HistBuckets {
 				s.Hist[b] = d.U64()
 			} else {
-				d.err = ErrFrame
+				d.fail()
 			}
 		}
 	}
@@ -612,8 +630,7 @@ func encodeInputs(e *Encoder, in []FuzzInput) {
 
 func decodeInputs(d *Decoder) []FuzzInput {
 	n := int(d.U32())
-	if n > MaxFrame/6 {
-		d.err = ErrFrame
+	if !d.fits(n, 6) {
 		return nil
 	}
 	out := make([]FuzzInput, 0, n)
@@ -699,8 +716,7 @@ func (r *FuzzResult) Decode(d *Decoder) {
 	r.Leak = FuzzInput{Protocol: d.U16(), Data: d.Blob()}
 	r.LeakBytes = int64(d.U64())
 	n := int(d.U32())
-	if n > MaxFrame/8 {
-		d.err = ErrFrame
+	if !d.fits(n, 8) {
 		return
 	}
 	r.Growth = make([]int64, 0, n)

@@ -102,24 +102,20 @@ func (s *server) newFuzzer(req *wire.Fuzz) (*fuzzer, error) {
 }
 
 // fuzzRequest serves an OpFuzz request.
-func (s *server) fuzzRequest(d *wire.Decoder) {
-	var req wire.Fuzz
-	if req.Decode(d); d.Err() != nil {
-		return
-	}
+func (s *server) fuzzRequest(req *wire.Fuzz) {
 	if req.MaxLen == 0 || req.StatusPath == "" || !s.symIndexOK(req.Fn) {
 		s.fail("malformed fuzz request")
 		return
 	}
 	if fz == nil || fz.statusPath != req.StatusPath || fz.maxLen != int(req.MaxLen) {
-		f, err := s.newFuzzer(&req)
+		f, err := s.newFuzzer(req)
 		if err != nil {
 			s.fail("%v", err)
 			return
 		}
 		fz = f
 	}
-	res := fz.run(s, &req)
+	res := fz.run(s, req)
 	s.signals.restore()
 	res.Encode(&s.enc)
 }
