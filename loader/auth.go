@@ -24,20 +24,20 @@ func (w *Worker) Auth() (*Auth, error) {
 	return nil, fmt.Errorf("%s is not an auth plugin", w.sb.Target.Plugin.Path)
 }
 
-// ErrNotInGeneration reports an operation the plugin's generation lacks.
-type ErrNotInGeneration struct {
+// NotInGenerationError reports an operation the plugin's generation lacks.
+type NotInGenerationError struct {
 	Op         profile.Op
 	Generation string
 }
 
-func (e *ErrNotInGeneration) Error() string {
+func (e *NotInGenerationError) Error() string {
 	return fmt.Sprintf("generation %s has no %s", e.Generation, e.Op)
 }
 
 func call(w *Worker, p *profile.Profile, op profile.Op, args ...Arg) (Result, error) {
 	f := p.Func(op)
 	if f == nil {
-		return Result{Func: string(op)}, &ErrNotInGeneration{Op: op, Generation: p.Name}
+		return Result{Func: string(op)}, &NotInGenerationError{Op: op, Generation: p.Name}
 	}
 	return w.Call(f.Symbol, args...)
 }

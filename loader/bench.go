@@ -159,7 +159,7 @@ func (a *Auth) Bench(o BenchOptions) (BenchRun, error) {
 func (c *Cred) Bench(priv, pub uintptr, o BenchOptions) (BenchRun, error) {
 	verify := c.Profile.Func(profile.OpVerifySign)
 	if verify == nil || !c.Profile.Has(profile.OpSign) {
-		return BenchRun{}, &ErrNotInGeneration{Op: profile.OpSign, Generation: c.Profile.Name}
+		return BenchRun{}, &NotInGenerationError{Op: profile.OpSign, Generation: c.Profile.Name}
 	}
 	w := c.W
 	req := wire.Bench{
@@ -195,8 +195,8 @@ type NativeOptions struct {
 	KeyFile string
 }
 
-// NativeResult is what bench-native printed.
-type NativeResult struct {
+// NativeRun is what one run of the native harness (bench-native) printed.
+type NativeRun struct {
 	Kind    string `json:"kind"`
 	Threads int    `json:"threads"`
 	Runs    []struct {
@@ -214,7 +214,7 @@ type NativeResult struct {
 // RunNative runs the native harness on the sandbox's plugin, started as a
 // worker is: same uid, host library preloaded (or the sysroot's loader),
 // same slurm.conf.
-func (s *Sandbox) RunNative(ctx context.Context, o NativeOptions) (*NativeResult, error) {
+func (s *Sandbox) RunNative(ctx context.Context, o NativeOptions) (*NativeRun, error) {
 	p := s.Target.Profile
 	if p.Seed {
 		return nil, fmt.Errorf("the native harness does not run the seed document's API")
@@ -240,7 +240,7 @@ func (s *Sandbox) RunNative(ctx context.Context, o NativeOptions) (*NativeResult
 	case profile.Cred:
 		verify := p.Func(profile.OpVerifySign)
 		if verify == nil {
-			return nil, &ErrNotInGeneration{Op: profile.OpSign, Generation: p.Name}
+			return nil, &NotInGenerationError{Op: profile.OpSign, Generation: p.Name}
 		}
 		args = []string{"cred", s.plugin, "--key", o.KeyFile, "--verify-args", strconv.Itoa(len(verify.Params)),
 			"--data-len", strconv.Itoa(o.DataLen)}
@@ -266,19 +266,19 @@ func (s *Sandbox) RunNative(ctx context.Context, o NativeOptions) (*NativeResult
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("native harness %s: %v%s", o.Harness, err, tailSuffix(stderr.String()))
+		return nil, fmt.Errorf("native harness %s: %w%s", o.Harness, err, tailSuffix(stderr.String()))
 	}
 	// The plugin may log to stdout too: the result is the last line.
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	var r NativeResult
+	var r NativeRun
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
-		return nil, fmt.Errorf("native harness printed no result: %v", err)
+		return nil, fmt.Errorf("native harness printed no result: %w", err)
 	}
 	return &r, nil
 }
 
 // Rate is the native harness's cycles per second over all its runs.
-func (r *NativeResult) Rate() float64 {
+func (r *NativeRun) Rate() float64 {
 	var c, ns uint64
 	for _, run := range r.Runs {
 		c += run.Cycles
@@ -291,7 +291,7 @@ func (r *NativeResult) Rate() float64 {
 }
 
 // RunRates are the cycles per second of each run.
-func (r *NativeResult) RunRates() []float64 {
+func (r *NativeRun) RunRates() []float64 {
 	var out []float64
 	for _, run := range r.Runs {
 		if run.Ns > 0 {

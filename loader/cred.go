@@ -64,15 +64,15 @@ func (c *Cred) SignatureBytes(sig Signature) ([]byte, error) {
 	return b, err
 }
 
-// ErrNotXmalloc reports a block the caller must free with xfree (a
+// NotXmallocError reports a block the caller must free with xfree (a
 // signature, a get_host or get_data result) that xmalloc did not allocate.
-type ErrNotXmalloc struct {
+type NotXmallocError struct {
 	What  string
 	Ptr   uintptr
 	Magic uint64
 }
 
-func (e *ErrNotXmalloc) Error() string {
+func (e *NotXmallocError) Error() string {
 	what := e.What
 	if what == "" {
 		what = "signature"
@@ -90,7 +90,7 @@ func (c *Cred) FreeSignature(sig Signature) error {
 
 // XfreeChecked frees p with the host's xfree, as the framework frees what a
 // plugin hands out, after checking that p starts an xmalloc block (an
-// *ErrNotXmalloc when not). NULL is a no-op.
+// *NotXmallocError when not). NULL is a no-op.
 func (w *Worker) XfreeChecked(p uintptr, what string) error {
 	if p == 0 {
 		return nil
@@ -100,7 +100,7 @@ func (w *Worker) XfreeChecked(p uintptr, what string) error {
 		return err
 	}
 	if !ok || magic != profile.XmallocMagic {
-		return &ErrNotXmalloc{What: what, Ptr: p, Magic: magic}
+		return &NotXmallocError{What: what, Ptr: p, Magic: magic}
 	}
 	return w.Free(p, true)
 }
@@ -110,7 +110,7 @@ func (w *Worker) XfreeChecked(p uintptr, what string) error {
 func (c *Cred) Cycles(threads, iterations int, priv, pub uintptr, data []byte) (CycleResult, error) {
 	sign, verify := c.Profile.Func(profile.OpSign), c.Profile.Func(profile.OpVerifySign)
 	if sign == nil || verify == nil {
-		return CycleResult{}, &ErrNotInGeneration{Op: profile.OpSign, Generation: c.Profile.Name}
+		return CycleResult{}, &NotInGenerationError{Op: profile.OpSign, Generation: c.Profile.Name}
 	}
 	req := wire.CredCycles{
 		Threads: uint8(threads), Iterations: uint32(iterations), PrivKey: uint64(priv), PubKey: uint64(pub), Data: data,

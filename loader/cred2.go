@@ -458,7 +458,7 @@ func (c *Cred) Cycles2(abi *profile.CredABI, threads, iterations int, arg uintpt
 	create, unpack := c.Profile.Func(profile.OpCredCreate), c.Profile.Func(profile.OpCredUnpack)
 	destroy := c.W.symbolIndex("slurm_cred_destroy")
 	if create == nil || unpack == nil || destroy < 0 {
-		return CycleResult{}, &ErrNotInGeneration{Op: profile.OpCredCreate, Generation: c.Profile.Name}
+		return CycleResult{}, &NotInGenerationError{Op: profile.OpCredCreate, Generation: c.Profile.Name}
 	}
 	req := wire.Cred2Cycles{
 		Threads: uint8(threads), Iterations: uint32(iterations), Arg: uint64(arg), Protocol: pv,

@@ -79,7 +79,7 @@ func (s *Sandbox) StartAs(ctx context.Context, daemon string) (*Worker, error) {
 
 func (s *Sandbox) start(ctx context.Context, daemon string, keyAccess bool) (*Worker, error) {
 	if err := cleanup.Check(); err != nil {
-		return nil, &SetupError{Stage: "start worker", Msg: err.Error()}
+		return nil, &SetupError{Stage: "start worker", Err: err}
 	}
 	syms := symbolsOf(s.Target.Profile)
 	cfg, err := json.Marshal(worker.Config{
@@ -150,7 +150,7 @@ func (s *Sandbox) start(ctx context.Context, daemon string, keyAccess bool) (*Wo
 		respR.Close()
 		outR.Close()
 		errR.Close()
-		return nil, &SetupError{Stage: "start worker", Msg: err.Error()}
+		return nil, &SetupError{Stage: "start worker", Err: err}
 	}
 	w.Pid = cmd.Process.Pid
 	w.forget = cleanup.Add(w.kill)

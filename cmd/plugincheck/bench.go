@@ -287,7 +287,7 @@ func readBenchReport(path string) (*BenchReport, error) {
 	}
 	var r BenchReport
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("%s is not a bench result: %v", path, err)
+		return nil, fmt.Errorf("%s is not a bench result: %w", path, err)
 	}
 	if r.SchemaVersion != benchSchema {
 		return nil, fmt.Errorf("%s has schema_version %d, want %d", path, r.SchemaVersion, benchSchema)
@@ -566,7 +566,7 @@ func remunge(ctx context.Context, sb *loader.Sandbox, socket string, threads, n,
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("%v: %s", err, strings.TrimSpace(errb.String()))
+		return 0, fmt.Errorf("%w: %s", err, strings.TrimSpace(errb.String()))
 	}
 	// The rate is the first line; a warning about short runs may follow.
 	first, _, _ := strings.Cut(strings.TrimSpace(out.String()), "\n")
