@@ -135,3 +135,32 @@ func TestStructuredSeeds(t *testing.T) {
 		}
 	}
 }
+
+// TestFuzzSbcastUnpackInTheHostsForm: sbcast_p_unpack is fed in the form
+// the host library calls it (four arguments in both Debian roots: 24.11.5
+// by a backport), and a real plugin survives it.
+func TestFuzzSbcastUnpackInTheHostsForm(t *testing.T) {
+	for _, release := range []string{"24.11", "26.05"} {
+		tg, err := loader.Open(realPlugin(t, release, "cred_none.so"), loader.Options{})
+		ok(t, "open", err)
+		args := len(tg.Profile.Func(profile.OpSbcastUnpack).Params)
+		if tg.Forms.SbcastUnpackArgs != 0 && tg.Forms.SbcastUnpackArgs != args {
+			t.Fatalf("%s: the host passes %d arguments, the profile says %d", release, tg.Forms.SbcastUnpackArgs, args)
+		}
+		sb, err := tg.NewSandbox(loader.SandboxOptions{})
+		ok(t, "sandbox", err)
+		t.Cleanup(func() { sb.Close() })
+		fw, err := sb.NewFuzzWorker(context.Background(), loader.FuzzConfig{})
+		ok(t, "worker", err)
+		pv := tg.Series.Protocol
+		b, fail, err := fw.Batch(loader.FuzzSbcastUnpack, 1, 20000, loader.GenericSeeds(loader.FuzzSbcastUnpack, pv), []uint16{pv, 0})
+		fw.Close()
+		ok(t, "batch", err)
+		if fail != nil {
+			t.Fatalf("%s (%d arguments): %v on %x", release, args, fail, fail.Input.Data)
+		}
+		if b.Execs < 20000 {
+			t.Errorf("%s: %d executions of 20000", release, b.Execs)
+		}
+	}
+}

@@ -134,12 +134,14 @@ func (f *fuzzer) run(s *server, req *wire.Fuzz) wire.FuzzResult {
 			f.target = hotcall.New(fn, uintptr(req.Key), 0, 0, 0, 0, 1) // replay_okay
 		}
 	case wire.FuzzSbcastUnpack:
-		// Four arguments either way: the three-argument form also gets
-		// the protocol version in the fourth, which it never reads. The
-		// loader picks the form from the host's code (profile.HostForms);
-		// this copy only keeps a wrong --generation from feeding the
-		// four-argument form a stale register.
-		f.target = hotcall.New(fn, f.buf, 0, 0, 0)
+		// In the form the host calls it (the loader reads it from the
+		// host's code: profile.HostForms): (buf, verify, protocol), or
+		// (buf, verify, shared_object, protocol).
+		if req.Arity == 4 {
+			f.target = hotcall.New(fn, f.buf, 0, 0, 0)
+		} else {
+			f.target = hotcall.New(fn, f.buf, 0, 0)
+		}
 	default:
 		f.target = hotcall.New(fn, f.buf, 0)
 	}
@@ -302,9 +304,10 @@ func (f *fuzzer) exec(s *server, req *wire.Fuzz, in []byte, pv uint16) (accepted
 			// The protocol version is the last argument; verify (and
 			// shared_object) alternate between executions.
 			call.Args[1] = uintptr(f.execs & 1)
-			call.Args[2], call.Args[3] = uintptr(pv), uintptr(pv)
 			if req.Arity == 4 {
-				call.Args[2] = uintptr(f.execs >> 1 & 1)
+				call.Args[2], call.Args[3] = uintptr(f.execs>>1&1), uintptr(pv)
+			} else {
+				call.Args[2] = uintptr(pv)
 			}
 		} else {
 			call.Args[1] = uintptr(pv)
