@@ -21,6 +21,9 @@ type fuzzer struct {
 	statusPath string
 	status     []byte
 	maxLen     int
+	// raise is the C library's raise(3), the handler of faults during a
+	// batch (signalState.dieOnFault).
+	raise uintptr
 	// in and sig end at an unmapped page; inputs are copied to their ends.
 	in, sig      guardedRegion
 	buf          uintptr // a buf_t (xmalloc) pointed at each input in turn
@@ -98,6 +101,7 @@ func (s *server) newFuzzer(req *wire.Fuzz) (*fuzzer, error) {
 		return nil, fmt.Errorf("cannot allocate a buffer")
 	}
 	f.scratch = make([]byte, 0, f.maxLen+64)
+	f.raise = dlsym(libcHandle(), "raise")
 	return f, nil
 }
 
@@ -115,6 +119,7 @@ func (s *server) fuzzRequest(req *wire.Fuzz) {
 		}
 		fz = f
 	}
+	s.signals.dieOnFault(fz.raise)
 	res := fz.run(s, req)
 	s.signals.restore()
 	res.Encode(&s.enc)
