@@ -68,6 +68,16 @@ type Sandbox struct {
 	keyAccess bool
 }
 
+// OpenSandbox opens the plugin at path (Open) and prepares a sandbox for
+// its workers (NewSandbox).
+func OpenSandbox(path string, opts Options, sandbox SandboxOptions) (*Sandbox, error) {
+	t, err := Open(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	return t.NewSandbox(sandbox)
+}
+
 // NewSandbox prepares the files workers of t need. Close removes them.
 func (t *Target) NewSandbox(opts SandboxOptions) (*Sandbox, error) {
 	if opts.CallTimeout == 0 {

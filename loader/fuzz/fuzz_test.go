@@ -27,14 +27,9 @@ func ok(t testing.TB, what string, err error) {
 
 func fuzzSandbox(t *testing.T, path string) *loader.Sandbox {
 	t.Helper()
-	tg, err := loader.Open(path, loader.Options{HostOptions: loader.HostOptions{SlurmLib: testenv.Plugin(t, "22.05", "libslurmfull.so")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sb, err := tg.NewSandbox(loader.SandboxOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	host := testenv.Plugin(t, "22.05", "libslurmfull.so")
+	sb, err := loader.OpenSandbox(path, loader.Options{HostOptions: loader.HostOptions{SlurmLib: host}}, loader.SandboxOptions{})
+	ok(t, "sandbox", err)
 	t.Cleanup(func() { sb.Close() })
 	return sb
 }
