@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -15,70 +14,21 @@ import (
 	"github.com/plugincheck/plugincheck/internal/cleanup"
 	"github.com/plugincheck/plugincheck/loader"
 	"github.com/plugincheck/plugincheck/loader/bench"
-	"github.com/plugincheck/plugincheck/loader/munged"
-	"github.com/plugincheck/plugincheck/loader/profile"
 	"github.com/plugincheck/plugincheck/suite"
 )
 
-// session is a plugin opened for bench or fuzz: its host, a sandbox for
-// its workers, a private munged when it needs one, and a cred key.
-type session struct {
-	cfg      suite.Config
-	target   *loader.Target
-	sandbox  *loader.Sandbox
-	munged   *munged.Daemon
-	socket   string // munged socket, "" without one
-	authInfo string
-	keyFile  string // cred plugins: a key readable by the workers
-}
-
-// openSession sets a plugin up as `plugincheck run` does (suite/run.go
-// prepare): private munged for munge plugins, AuthInfo with socket and ttl,
-// a generated cred key.
-func openSession(plugin string, hf *hostFlags, sf *suiteFlags, addressSpace uint64) (*session, error) {
+// openSession sets a plugin up as `plugincheck run` does: private munged
+// for munge plugins, AuthInfo with socket and ttl, a generated cred key;
+// addressSpace bounds each worker (0: the default).
+func openSession(plugin string, hf *hostFlags, sf *suiteFlags, addressSpace uint64) (*loader.Session, suite.Config, error) {
 	cfg, err := sf.config(hf)
 	if err != nil {
-		return nil, err
+		return nil, cfg, err
 	}
-	t, err := loader.Open(plugin, cfg.Loader)
-	if err != nil {
-		return nil, err
-	}
-	if err := loader.CheckTempDir(); err != nil {
-		return nil, err
-	}
-	s := &session{cfg: cfg, target: t}
-	if s.munged, s.socket, s.authInfo, err = suite.StartMunge(&cfg, t); err != nil {
-		return nil, err
-	}
-	s.sandbox, err = t.NewSandbox(loader.SandboxOptions{
-		SlurmConf: cfg.SlurmConf, AuthInfo: s.authInfo, CallTimeout: cfg.CallTimeout,
-		Daemon: cfg.Daemon, ExtraConf: cfg.ConfLines, AddressSpace: addressSpace, Env: cfg.Env,
-	})
-	if err != nil {
-		s.close()
-		return nil, err
-	}
-	if t.Plugin.Kind() == profile.Cred {
-		if s.keyFile = cfg.PrivateKey; s.keyFile == "" {
-			key := make([]byte, 32)
-			rand.Read(key)
-			if s.keyFile, err = s.sandbox.KeyFileFor(key); err != nil {
-				s.close()
-				return nil, err
-			}
-		}
-	}
-	return s, nil
-}
-
-func (s *session) close() {
-	if s.sandbox != nil {
-		s.sandbox.Close()
-	}
-	if s.munged != nil {
-		s.munged.Stop()
-	}
+	o := cfg.SessionOptions()
+	o.Sandbox.AddressSpace = addressSpace
+	s, err := loader.OpenSession(plugin, o)
+	return s, cfg, err
 }
 
 func benchCmd(args []string, stdout, stderr io.Writer) error {
@@ -123,14 +73,14 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	s, err := openSession(paths[0], &hf, &sf, 0)
+	s, _, err := openSession(paths[0], &hf, &sf, 0)
 	if err != nil {
 		return err
 	}
-	defer s.close()
+	defer s.Close()
 	progress := func(line string) { fmt.Fprintln(stderr, "bench: "+line) }
-	rep, err := bench.Run(cleanup.Context(), bench.Setup{Sandbox: s.sandbox, AuthInfo: s.authInfo, KeyFile: s.keyFile,
-		PublicKey: s.cfg.PublicKey, MungeSocket: s.socket},
+	rep, err := bench.Run(cleanup.Context(), bench.Setup{Sandbox: s.Sandbox, AuthInfo: s.AuthInfo, KeyFile: s.KeyFile,
+		PublicKey: s.PublicKey, MungeSocket: s.Socket},
 		bench.Plan{Threads: *threads, Duration: *duration, Runs: *runs, DataLen: *dataLen, Harness: harness}, progress)
 	if err != nil {
 		return err

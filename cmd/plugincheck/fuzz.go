@@ -106,32 +106,32 @@ func fuzzCmd(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	s, err := openSession(paths[0], &hf, &sf, uint64(ff.memLimitMiB)<<20)
+	s, cfgSuite, err := openSession(paths[0], &hf, &sf, uint64(ff.memLimitMiB)<<20)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	targets := loader.FuzzTargets(s.target.Profile)
+	defer s.Close()
+	targets := loader.FuzzTargets(s.Target.Profile)
 	if len(targets) == 0 {
-		return &loader.InputError{Path: s.target.Plugin.Path, Msg: fmt.Sprintf("generation %s has no function plugincheck fuzz can feed", s.target.Profile.Name)}
+		return &loader.InputError{Path: s.Target.Plugin.Path, Msg: fmt.Sprintf("generation %s has no function plugincheck fuzz can feed", s.Target.Profile.Name)}
 	}
 	if ff.target != "" {
-		t, err := loader.ParseFuzzTarget(s.target.Profile, ff.target)
+		t, err := loader.ParseFuzzTarget(s.Target.Profile, ff.target)
 		if err != nil {
 			return &usageError{"--target: " + err.Error()}
 		}
 		targets = []loader.FuzzTarget{t}
 	}
-	cfg := loader.FuzzConfig{AuthInfo: s.authInfo, KeyFile: s.keyFile, MaxLen: ff.maxLen,
+	cfg := loader.FuzzConfig{AuthInfo: s.AuthInfo, KeyFile: s.KeyFile, MaxLen: ff.maxLen,
 		HeapLimit: uint64(ff.heapLimitMiB) << 20, Timeout: ff.timeout}
 	if repro != nil {
 		return fuzzRepro(s, cfg, targets, ff, repro, record, stdout)
 	}
-	c := fuzz.New(fuzz.Options{Sandbox: s.sandbox, Worker: cfg, Targets: targets, Duration: ff.duration, Jobs: ff.jobs,
-		Seed: uint64(sf.cfg.Seed), MinimizeTries: ff.minimizeTries, Crashers: ff.crashers, Corpus: ff.corpus,
-		CredCorpus: s.cfg.CredCorpus, Found: func(r fuzz.Record) { fmt.Fprintln(stderr, "found: "+describeFound(r)) }})
+	c := fuzz.New(fuzz.Options{Sandbox: s.Sandbox, Worker: cfg, Targets: targets, Duration: ff.duration, Jobs: ff.jobs,
+		Seed: uint64(cfgSuite.Seed), MinimizeTries: ff.minimizeTries, Crashers: ff.crashers, Corpus: ff.corpus,
+		CredCorpus: cfgSuite.CredCorpus, Found: func(r fuzz.Record) { fmt.Fprintln(stderr, "found: "+describeFound(r)) }})
 	stop, statusDone := make(chan struct{}), make(chan struct{})
-	go fuzzStatus(c, s.target.Plugin.Type, ff.statusEvery, stderr, stop, statusDone)
+	go fuzzStatus(c, s.Target.Plugin.Type, ff.statusEvery, stderr, stop, statusDone)
 	rep, err := c.Run(cleanup.Context())
 	close(stop)
 	<-statusDone
@@ -163,15 +163,15 @@ func fuzzCmd(args []string, stdout, stderr io.Writer) error {
 }
 
 // fuzzRepro replays a reproducer in a fresh worker.
-func fuzzRepro(s *session, cfg loader.FuzzConfig, targets []loader.FuzzTarget, ff fuzzFlags, data []byte, rec *fuzz.Record, stdout io.Writer) error {
+func fuzzRepro(s *loader.Session, cfg loader.FuzzConfig, targets []loader.FuzzTarget, ff fuzzFlags, data []byte, rec *fuzz.Record, stdout io.Writer) error {
 	in := loader.FuzzInput{Target: targets[0], Data: data}
-	if s.target.Series != nil {
-		in.Protocol = s.target.Series.Protocol
+	if s.Target.Series != nil {
+		in.Protocol = s.Target.Series.Protocol
 	}
 	kind := loader.FailCrash
 	if rec != nil {
 		if rec.Target != "" {
-			t, err := loader.ParseFuzzTarget(s.target.Profile, string(rec.Target))
+			t, err := loader.ParseFuzzTarget(s.Target.Profile, string(rec.Target))
 			if err != nil {
 				return &usageError{fmt.Sprintf("--repro: %s.json: %v", ff.repro, err)}
 			}
@@ -184,7 +184,7 @@ func fuzzRepro(s *session, cfg loader.FuzzConfig, targets []loader.FuzzTarget, f
 		}
 		kind = rec.Kind
 	}
-	fail, err := s.sandbox.Reproduce(cleanup.Context(), cfg, in, kind)
+	fail, err := s.Sandbox.Reproduce(cleanup.Context(), cfg, in, kind)
 	if err != nil {
 		return err
 	}
@@ -195,7 +195,7 @@ func fuzzRepro(s *session, cfg loader.FuzzConfig, targets []loader.FuzzTarget, f
 	if fail == nil {
 		if !ff.json {
 			fmt.Fprintf(stdout, "%s: no failure: %s returned normally (%d bytes, protocol %#x)\n", ff.repro,
-				s.target.Profile.Func(targetOp(in.Target)).Symbol, len(data), in.Protocol)
+				s.Target.Profile.Func(targetOp(in.Target)).Symbol, len(data), in.Protocol)
 		}
 		return nil
 	}
