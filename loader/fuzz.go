@@ -32,7 +32,8 @@ const (
 	FuzzSbcastUnpack FuzzTarget = "sbcast_unpack"
 )
 
-func (t FuzzTarget) op() profile.Op {
+// Op is the profile operation the target feeds.
+func (t FuzzTarget) Op() profile.Op {
 	switch t {
 	case FuzzUnpack:
 		return profile.OpUnpack
@@ -67,7 +68,7 @@ func FuzzTargets(p *profile.Profile) []FuzzTarget {
 	}
 	var out []FuzzTarget
 	for _, t := range []FuzzTarget{FuzzUnpack, FuzzVerifySign, FuzzCredUnpack, FuzzSbcastUnpack} {
-		if p.Has(t.op()) && (t != FuzzUnpack || p.Kind == profile.Auth) {
+		if p.Has(t.Op()) && (t != FuzzUnpack || p.Kind == profile.Auth) {
 			out = append(out, t)
 		}
 	}
@@ -393,12 +394,12 @@ func (f *FuzzWorker) Replay(inputs []FuzzInput, count int, measure bool) ([]int6
 
 func (f *FuzzWorker) request(target FuzzTarget) wire.Fuzz {
 	p := f.sb.Target.Profile
-	req := wire.Fuzz{Target: target.wire(), Fn: f.W.symIndex(p, target.op()), Destroy: -1,
+	req := wire.Fuzz{Target: target.wire(), Fn: f.W.symIndex(p, target.Op()), Destroy: -1,
 		StatusPath: f.statusPath, MaxLen: uint32(f.cfg.MaxLen), Key: uint64(f.key)}
 	if target == FuzzUnpack {
 		req.Destroy = f.W.symIndex(p, profile.OpDestroy)
 	}
-	if fn := p.Func(target.op()); fn != nil {
+	if fn := p.Func(target.Op()); fn != nil {
 		req.Arity = uint8(len(fn.Params))
 	}
 	return req
@@ -457,7 +458,7 @@ func (f *FuzzWorker) symbolOf(target FuzzTarget, phase byte) string {
 	if phase == wire.FuzzPhaseDestroy && target == FuzzUnpack {
 		return p.Func(profile.OpDestroy).Symbol
 	}
-	if fn := p.Func(target.op()); fn != nil {
+	if fn := p.Func(target.Op()); fn != nil {
 		return fn.Symbol
 	}
 	return string(target)

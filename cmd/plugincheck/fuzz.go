@@ -15,7 +15,6 @@ import (
 	"github.com/plugincheck/plugincheck/internal/cleanup"
 	"github.com/plugincheck/plugincheck/loader"
 	"github.com/plugincheck/plugincheck/loader/fuzz"
-	"github.com/plugincheck/plugincheck/loader/profile"
 )
 
 // ReproReport is what `plugincheck fuzz --repro FILE --json` prints.
@@ -195,7 +194,7 @@ func fuzzRepro(s *loader.Session, cfg loader.FuzzConfig, targets []loader.FuzzTa
 	if fail == nil {
 		if !ff.json {
 			fmt.Fprintf(stdout, "%s: no failure: %s returned normally (%d bytes, protocol %#x)\n", ff.repro,
-				s.Target.Profile.Func(targetOp(in.Target)).Symbol, len(data), in.Protocol)
+				s.Target.Profile.Func(in.Target.Op()).Symbol, len(data), in.Protocol)
 		}
 		return nil
 	}
@@ -204,18 +203,6 @@ func fuzzRepro(s *loader.Session, cfg loader.FuzzConfig, targets []loader.FuzzTa
 		msg += fmt.Sprintf(" (recorded: %s)", rec.FuzzFailure.String())
 	}
 	return &exitStatus{code: 1, err: errors.New(msg)}
-}
-
-func targetOp(t loader.FuzzTarget) profile.Op {
-	switch t {
-	case loader.FuzzVerifySign:
-		return profile.OpVerifySign
-	case loader.FuzzCredUnpack:
-		return profile.OpCredUnpack
-	case loader.FuzzSbcastUnpack:
-		return profile.OpSbcastUnpack
-	}
-	return profile.OpUnpack
 }
 
 // fuzzStatus prints the live line: rewritten in place on a terminal, a
