@@ -44,6 +44,7 @@ func fuzzCmd(args []string, stdout, stderr io.Writer) error {
 	var sf suiteFlags
 	sf.register(fs)
 	var ff fuzzFlags
+	def := loader.FuzzConfig{}.WithDefaults() // the workers' defaults are the loader's
 	fs.DurationVar(&ff.duration, "duration", time.Minute, "how long to fuzz")
 	fs.StringVar(&ff.corpus, "corpus", "", "directory of seed inputs; new interesting inputs are written there")
 	fs.StringVar(&ff.crashers, "crashers", "crashers", "directory for minimized reproducers (and their .json sidecars)")
@@ -51,11 +52,11 @@ func fuzzCmd(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&ff.target, "target", "", "function to feed: unpack, verify_sign, cred_unpack, sbcast_unpack (default: all the plugin has)")
 	fs.BoolVar(&ff.json, "json", false, "print the result as JSON")
 	fs.IntVar(&ff.jobs, "jobs", runtime.NumCPU(), "workers fuzzing at once")
-	fs.IntVar(&ff.maxLen, "max-len", 64<<10, "longest input in bytes")
+	fs.IntVar(&ff.maxLen, "max-len", def.MaxLen, "longest input in bytes")
 	fs.IntVar(&ff.minimizeTries, "minimize-tries", 1000, "most tries (each in a fresh worker) to minimize one failure")
-	fs.DurationVar(&ff.timeout, "timeout", 2*time.Second, "an execution running longer is a hang")
+	fs.DurationVar(&ff.timeout, "timeout", def.Timeout, "an execution running longer is a hang")
 	fs.IntVar(&ff.memLimitMiB, "mem-limit", 4096, "address-space bound of each worker, MiB: an allocation beyond it is an oom finding")
-	fs.IntVar(&ff.heapLimitMiB, "heap-limit", 256, "C heap growth bound of each worker, MiB: beyond it, a leak finding")
+	fs.IntVar(&ff.heapLimitMiB, "heap-limit", int(def.HeapLimit>>20), "C heap growth bound of each worker, MiB: beyond it, a leak finding")
 	fs.DurationVar(&ff.statusEvery, "status-every", 0, "interval of the status line (default: 1s on a terminal, 10s otherwise)")
 	paths, err := parse(fs, args)
 	if err != nil {
