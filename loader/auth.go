@@ -2,7 +2,6 @@ package loader
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/plugincheck/plugincheck/loader/internal/wire"
 	"github.com/plugincheck/plugincheck/loader/profile"
@@ -25,20 +24,20 @@ func (w *Worker) Auth() (*Auth, error) {
 	return nil, fmt.Errorf("%s is not an auth plugin", w.sb.Target.Plugin.Path)
 }
 
-// ErrNotInGeneration reports an operation the plugin's generation lacks.
-type ErrNotInGeneration struct {
+// NotInGenerationError reports an operation the plugin's generation lacks.
+type NotInGenerationError struct {
 	Op         profile.Op
 	Generation string
 }
 
-func (e *ErrNotInGeneration) Error() string {
+func (e *NotInGenerationError) Error() string {
 	return fmt.Sprintf("generation %s has no %s", e.Generation, e.Op)
 }
 
 func call(w *Worker, p *profile.Profile, op profile.Op, args ...Arg) (Result, error) {
 	f := p.Func(op)
 	if f == nil {
-		return Result{Func: string(op)}, &ErrNotInGeneration{Op: op, Generation: p.Name}
+		return Result{Func: string(op)}, &NotInGenerationError{Op: op, Generation: p.Name}
 	}
 	return w.Call(f.Symbol, args...)
 }
@@ -290,14 +289,7 @@ type CycleResult struct {
 // the worker. The deadline scales with the work: the call timeout for every
 // 100 cycles per thread.
 func (a *Auth) Cycles(threads, iterations int, authInfo string, data []byte, pv uint16) (CycleResult, error) {
-	idx := func(op profile.Op) int16 {
-		if f := a.Profile.Func(op); f != nil {
-			if i, ok := a.W.syms[f.Symbol]; ok && a.W.addrs[i] != 0 {
-				return int16(i)
-			}
-		}
-		return -1
-	}
+	idx := func(op profile.Op) int16 { return a.W.symIndex(a.Profile, op) }
 	req := wire.AuthCycles{
 		Threads: uint8(threads), Iterations: uint32(iterations), Protocol: pv,
 		AuthInfo: []byte(authInfo), Data: data,
@@ -311,18 +303,5 @@ func (a *Auth) Cycles(threads, iterations int, authInfo string, data []byte, pv 
 			return CycleResult{}, fmt.Errorf("%w: a function of the cycle", ErrNoSymbol)
 		}
 	}
-	a.W.enc.Reset()
-	a.W.enc.U8(uint8(wire.OpAuthCycles))
-	req.Encode(&a.W.enc)
-	timeout := a.W.timeout * time.Duration(1+iterations/100)
-	d, err := a.W.roundTripWithin("auth cycles", a.W.enc.Bytes(), timeout)
-	if err != nil {
-		return CycleResult{}, err
-	}
-	var r wire.AuthCyclesResult
-	r.Decode(d)
-	return CycleResult{
-		Completed: int(r.Completed), Failed: int(r.Failed), FirstFailure: r.FirstFailure,
-		HeapGrowth: int64(r.HeapAfter) - int64(r.HeapBefore), UID: r.UID, GID: r.GID,
-	}, d.Err()
+	return a.W.cycles("auth cycles", &req, iterations)
 }

@@ -114,27 +114,11 @@ func (r *BenchRun) Rate() float64 {
 	return float64(r.Cycles) / r.Wall.Seconds()
 }
 
-func (w *Worker) symIndex(p *profile.Profile, op profile.Op) int16 {
-	if f := p.Func(op); f != nil {
-		if i, ok := w.syms[f.Symbol]; ok && w.addrs[i] != 0 {
-			return int16(i)
-		}
-	}
-	return -1
-}
-
 func (w *Worker) bench(req *wire.Bench, threads int) (BenchRun, error) {
-	w.enc.Reset()
-	w.enc.U8(uint8(wire.OpBench))
-	req.Encode(&w.enc)
 	// The run lasts Duration; a cycle that outlives the call timeout hangs.
-	d, err := w.roundTripWithin("bench", w.enc.Bytes(), time.Duration(req.Duration)+w.timeout)
-	if err != nil {
-		return BenchRun{}, err
-	}
 	var r wire.BenchResult
-	if r.Decode(d); d.Err() != nil {
-		return BenchRun{}, &ProtocolError{Func: "bench", Msg: "short bench response"}
+	if err := w.exchangeWithin("bench", req, &r, time.Duration(req.Duration)+w.timeout); err != nil {
+		return BenchRun{}, err
 	}
 	out := BenchRun{Threads: threads, Cycles: r.Cycles, Failed: r.Failed, FirstFailure: r.FirstFailure, Wall: time.Duration(r.Wall)}
 	for _, s := range r.Steps {
@@ -175,7 +159,7 @@ func (a *Auth) Bench(o BenchOptions) (BenchRun, error) {
 func (c *Cred) Bench(priv, pub uintptr, o BenchOptions) (BenchRun, error) {
 	verify := c.Profile.Func(profile.OpVerifySign)
 	if verify == nil || !c.Profile.Has(profile.OpSign) {
-		return BenchRun{}, &ErrNotInGeneration{Op: profile.OpSign, Generation: c.Profile.Name}
+		return BenchRun{}, &NotInGenerationError{Op: profile.OpSign, Generation: c.Profile.Name}
 	}
 	w := c.W
 	req := wire.Bench{
@@ -211,8 +195,8 @@ type NativeOptions struct {
 	KeyFile string
 }
 
-// NativeResult is what bench-native printed.
-type NativeResult struct {
+// NativeRun is what one run of the native harness (bench-native) printed.
+type NativeRun struct {
 	Kind    string `json:"kind"`
 	Threads int    `json:"threads"`
 	Runs    []struct {
@@ -230,7 +214,7 @@ type NativeResult struct {
 // RunNative runs the native harness on the sandbox's plugin, started as a
 // worker is: same uid, host library preloaded (or the sysroot's loader),
 // same slurm.conf.
-func (s *Sandbox) RunNative(ctx context.Context, o NativeOptions) (*NativeResult, error) {
+func (s *Sandbox) RunNative(ctx context.Context, o NativeOptions) (*NativeRun, error) {
 	p := s.Target.Profile
 	if p.Seed {
 		return nil, fmt.Errorf("the native harness does not run the seed document's API")
@@ -256,7 +240,7 @@ func (s *Sandbox) RunNative(ctx context.Context, o NativeOptions) (*NativeResult
 	case profile.Cred:
 		verify := p.Func(profile.OpVerifySign)
 		if verify == nil {
-			return nil, &ErrNotInGeneration{Op: profile.OpSign, Generation: p.Name}
+			return nil, &NotInGenerationError{Op: profile.OpSign, Generation: p.Name}
 		}
 		args = []string{"cred", s.plugin, "--key", o.KeyFile, "--verify-args", strconv.Itoa(len(verify.Params)),
 			"--data-len", strconv.Itoa(o.DataLen)}
@@ -282,19 +266,19 @@ func (s *Sandbox) RunNative(ctx context.Context, o NativeOptions) (*NativeResult
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("native harness %s: %v%s", o.Harness, err, tailSuffix(stderr.String()))
+		return nil, fmt.Errorf("native harness %s: %w%s", o.Harness, err, tailSuffix(stderr.String()))
 	}
 	// The plugin may log to stdout too: the result is the last line.
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	var r NativeResult
+	var r NativeRun
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
-		return nil, fmt.Errorf("native harness printed no result: %v", err)
+		return nil, fmt.Errorf("native harness printed no result: %w", err)
 	}
 	return &r, nil
 }
 
 // Rate is the native harness's cycles per second over all its runs.
-func (r *NativeResult) Rate() float64 {
+func (r *NativeRun) Rate() float64 {
 	var c, ns uint64
 	for _, run := range r.Runs {
 		c += run.Cycles
@@ -307,7 +291,7 @@ func (r *NativeResult) Rate() float64 {
 }
 
 // RunRates are the cycles per second of each run.
-func (r *NativeResult) RunRates() []float64 {
+func (r *NativeRun) RunRates() []float64 {
 	var out []float64
 	for _, run := range r.Runs {
 		if run.Ns > 0 {

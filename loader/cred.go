@@ -64,15 +64,15 @@ func (c *Cred) SignatureBytes(sig Signature) ([]byte, error) {
 	return b, err
 }
 
-// ErrNotXmalloc reports a block the caller must free with xfree (a
+// NotXmallocError reports a block the caller must free with xfree (a
 // signature, a get_host or get_data result) that xmalloc did not allocate.
-type ErrNotXmalloc struct {
+type NotXmallocError struct {
 	What  string
 	Ptr   uintptr
 	Magic uint64
 }
 
-func (e *ErrNotXmalloc) Error() string {
+func (e *NotXmallocError) Error() string {
 	what := e.What
 	if what == "" {
 		what = "signature"
@@ -90,7 +90,7 @@ func (c *Cred) FreeSignature(sig Signature) error {
 
 // XfreeChecked frees p with the host's xfree, as the framework frees what a
 // plugin hands out, after checking that p starts an xmalloc block (an
-// *ErrNotXmalloc when not). NULL is a no-op.
+// *NotXmallocError when not). NULL is a no-op.
 func (w *Worker) XfreeChecked(p uintptr, what string) error {
 	if p == 0 {
 		return nil
@@ -100,7 +100,7 @@ func (w *Worker) XfreeChecked(p uintptr, what string) error {
 		return err
 	}
 	if !ok || magic != profile.XmallocMagic {
-		return &ErrNotXmalloc{What: what, Ptr: p, Magic: magic}
+		return &NotXmallocError{What: what, Ptr: p, Magic: magic}
 	}
 	return w.Free(p, true)
 }
@@ -110,30 +110,25 @@ func (w *Worker) XfreeChecked(p uintptr, what string) error {
 func (c *Cred) Cycles(threads, iterations int, priv, pub uintptr, data []byte) (CycleResult, error) {
 	sign, verify := c.Profile.Func(profile.OpSign), c.Profile.Func(profile.OpVerifySign)
 	if sign == nil || verify == nil {
-		return CycleResult{}, &ErrNotInGeneration{Op: profile.OpSign, Generation: c.Profile.Name}
+		return CycleResult{}, &NotInGenerationError{Op: profile.OpSign, Generation: c.Profile.Name}
 	}
 	req := wire.CredCycles{
 		Threads: uint8(threads), Iterations: uint32(iterations), PrivKey: uint64(priv), PubKey: uint64(pub), Data: data,
-		Sign: int16(c.W.syms[sign.Symbol]), Verify: int16(c.W.syms[verify.Symbol]), ReplayArg: len(verify.Params) == 6,
+		Sign: c.W.symbolIndex(sign.Symbol), Verify: c.W.symbolIndex(verify.Symbol), ReplayArg: len(verify.Params) == 6,
 	}
-	return c.W.cycles("cred cycles", wire.OpCredCycles, req.Encode, iterations)
+	return c.W.cycles("cred cycles", &req, iterations)
 }
 
-// cycles runs one cycles request (op, its body written by encode) whose
-// response is an AuthCyclesResult, with a deadline that grows with the
-// iterations.
-func (w *Worker) cycles(what string, op wire.Op, encode func(*wire.Encoder), iterations int) (CycleResult, error) {
-	w.enc.Reset()
-	w.enc.U8(uint8(op))
-	encode(&w.enc)
-	d, err := w.roundTripWithin(what, w.enc.Bytes(), w.timeout*time.Duration(1+iterations/100))
-	if err != nil {
+// cycles runs one request of loops inside the worker whose response is an
+// AuthCyclesResult, with a deadline that grows with the iterations: the
+// call timeout for every 100 cycles per thread.
+func (w *Worker) cycles(what string, req wire.Request, iterations int) (CycleResult, error) {
+	var r wire.AuthCyclesResult
+	if err := w.exchangeWithin(what, req, &r, w.timeout*time.Duration(1+iterations/100)); err != nil {
 		return CycleResult{}, err
 	}
-	var r wire.AuthCyclesResult
-	r.Decode(d)
 	return CycleResult{Completed: int(r.Completed), Failed: int(r.Failed), FirstFailure: r.FirstFailure,
-		HeapGrowth: int64(r.HeapAfter) - int64(r.HeapBefore)}, d.Err()
+		HeapGrowth: int64(r.HeapAfter) - int64(r.HeapBefore), UID: r.UID, GID: r.GID}, nil
 }
 
 // VerifySign checks sig over data. replayOK is passed where the generation

@@ -456,16 +456,16 @@ func (c *Cred) ReadSbcast(abi *profile.CredABI, p uintptr) (*CredView, error) {
 // (the worker runs as slurmd).
 func (c *Cred) Cycles2(abi *profile.CredABI, threads, iterations int, arg uintptr, pv uint16, verify bool) (CycleResult, error) {
 	create, unpack := c.Profile.Func(profile.OpCredCreate), c.Profile.Func(profile.OpCredUnpack)
-	destroy, ok := c.W.syms["slurm_cred_destroy"]
-	if create == nil || unpack == nil || !ok || c.W.addrs[destroy] == 0 {
-		return CycleResult{}, &ErrNotInGeneration{Op: profile.OpCredCreate, Generation: c.Profile.Name}
+	destroy := c.W.symbolIndex("slurm_cred_destroy")
+	if create == nil || unpack == nil || destroy < 0 {
+		return CycleResult{}, &NotInGenerationError{Op: profile.OpCredCreate, Generation: c.Profile.Name}
 	}
 	req := wire.Cred2Cycles{
 		Threads: uint8(threads), Iterations: uint32(iterations), Arg: uint64(arg), Protocol: pv,
-		Create: int16(c.W.syms[create.Symbol]), Unpack: int16(c.W.syms[unpack.Symbol]), Destroy: int16(destroy),
+		Create: c.W.symbolIndex(create.Symbol), Unpack: c.W.symbolIndex(unpack.Symbol), Destroy: destroy,
 		BufferOff: uint32(abi.Cred.MustOffset("buffer")), VerifiedOff: uint32(abi.Cred.MustOffset("verified")), Verify: verify,
 	}
-	return c.W.cycles("cred2 cycles", wire.OpCred2Cycles, req.Encode, iterations)
+	return c.W.cycles("cred2 cycles", &req, iterations)
 }
 
 // SockaddrSize is sizeof(slurm_addr_t), a struct sockaddr_storage.

@@ -55,15 +55,25 @@ func (e *ClobberError) Error() string { return fmt.Sprintf("%s %s", e.Func, e.Wh
 // SetupError is a worker that could not load the host, the configuration
 // or the plugin.
 type SetupError struct {
-	Stage  string
+	Stage string
+	// Msg says what went wrong; Err is the cause, when there is one.
 	Msg    string
+	Err    error
 	Stderr string
 }
 
 func (e *SetupError) Error() string {
 	msg := e.Stage + ": " + e.Msg
+	switch {
+	case e.Err != nil && e.Msg == "":
+		msg = e.Stage + ": " + e.Err.Error()
+	case e.Err != nil:
+		msg += ": " + e.Err.Error()
+	}
 	return msg + tailSuffix(e.Stderr)
 }
+
+func (e *SetupError) Unwrap() error { return e.Err }
 
 // ProtocolError is a worker that answered something the parent cannot
 // read, or refused a request.

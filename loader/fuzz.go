@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/plugincheck/plugincheck/loader/internal/wire"
 	"github.com/plugincheck/plugincheck/loader/profile"
-	"github.com/plugincheck/plugincheck/reference/pack"
 )
 
 // FuzzTarget is the plugin function a fuzzing campaign feeds.
@@ -34,7 +32,8 @@ const (
 	FuzzSbcastUnpack FuzzTarget = "sbcast_unpack"
 )
 
-func (t FuzzTarget) op() profile.Op {
+// Op is the profile operation the target feeds.
+func (t FuzzTarget) Op() profile.Op {
 	switch t {
 	case FuzzUnpack:
 		return profile.OpUnpack
@@ -69,7 +68,7 @@ func FuzzTargets(p *profile.Profile) []FuzzTarget {
 	}
 	var out []FuzzTarget
 	for _, t := range []FuzzTarget{FuzzUnpack, FuzzVerifySign, FuzzCredUnpack, FuzzSbcastUnpack} {
-		if p.Has(t.op()) && (t != FuzzUnpack || p.Kind == profile.Auth) {
+		if p.Has(t.Op()) && (t != FuzzUnpack || p.Kind == profile.Auth) {
 			out = append(out, t)
 		}
 	}
@@ -128,6 +127,12 @@ type FuzzConfig struct {
 	// Timeout is how long one execution may run before it is a hang
 	// (default 2s).
 	Timeout time.Duration
+}
+
+// WithDefaults is c with every zero field set to its default.
+func (c FuzzConfig) WithDefaults() FuzzConfig {
+	c.defaults()
+	return c
 }
 
 func (c *FuzzConfig) defaults() {
@@ -389,12 +394,12 @@ func (f *FuzzWorker) Replay(inputs []FuzzInput, count int, measure bool) ([]int6
 
 func (f *FuzzWorker) request(target FuzzTarget) wire.Fuzz {
 	p := f.sb.Target.Profile
-	req := wire.Fuzz{Target: target.wire(), Fn: f.W.symIndex(p, target.op()), Destroy: -1,
+	req := wire.Fuzz{Target: target.wire(), Fn: f.W.symIndex(p, target.Op()), Destroy: -1,
 		StatusPath: f.statusPath, MaxLen: uint32(f.cfg.MaxLen), Key: uint64(f.key)}
 	if target == FuzzUnpack {
 		req.Destroy = f.W.symIndex(p, profile.OpDestroy)
 	}
-	if fn := p.Func(target.op()); fn != nil {
+	if fn := p.Func(target.Op()); fn != nil {
 		req.Arity = uint8(len(fn.Params))
 	}
 	return req
@@ -431,12 +436,10 @@ func (f *FuzzWorker) run(target FuzzTarget, req *wire.Fuzz) (*wire.FuzzResult, *
 			}
 		}
 	}()
-	w.enc.Reset()
-	w.enc.U8(uint8(wire.OpFuzz))
-	req.Encode(&w.enc)
 	// The watchdog bounds each execution; this only bounds a worker that
 	// stops answering altogether.
-	d, err := w.roundTripWithin("fuzz", w.enc.Bytes(), time.Hour)
+	var res wire.FuzzResult
+	err := w.exchangeWithin("fuzz", req, &res, time.Hour)
 	close(stop)
 	wg.Wait()
 	if err != nil {
@@ -444,10 +447,6 @@ func (f *FuzzWorker) run(target FuzzTarget, req *wire.Fuzz) (*wire.FuzzResult, *
 			return nil, fail, nil
 		}
 		return nil, nil, err
-	}
-	var res wire.FuzzResult
-	if res.Decode(d); d.Err() != nil {
-		return nil, nil, &ProtocolError{Func: "fuzz", Msg: "short fuzz response"}
 	}
 	f.done += res.Execs
 	return &res, nil, nil
@@ -459,7 +458,7 @@ func (f *FuzzWorker) symbolOf(target FuzzTarget, phase byte) string {
 	if phase == wire.FuzzPhaseDestroy && target == FuzzUnpack {
 		return p.Func(profile.OpDestroy).Symbol
 	}
-	if fn := p.Func(target.op()); fn != nil {
+	if fn := p.Func(target.Op()); fn != nil {
 		return fn.Symbol
 	}
 	return string(target)
@@ -606,131 +605,6 @@ func (s *Sandbox) FuzzSeeds(ctx context.Context, cfg FuzzConfig, target FuzzTarg
 	return out, nil
 }
 
-// field is one field of a packed input as StructuredSeeds reads it: a
-// length-prefixed memory field (packmem/packstr) or a 32-bit integer.
-type field struct {
-	mem bool
-	v   uint32
-	b   []byte
-}
-
-// fields reads b as Slurm's pack would have written it, guessing: a 32-bit
-// value that is a plausible length of what follows is a memory field.
-func fields(b []byte) (out []field, tail []byte) {
-	for len(b) >= 4 {
-		// A string (packstr: one NUL, at the end) of any length, or a
-		// binary field of 8 bytes or more; small values are integers.
-		d := pack.NewDecoder(b, pack.Rules2108)
-		if m, err := d.Mem(); err == nil && len(m) > 0 && (len(m) >= 8 || bytes.IndexByte(m, 0) == len(m)-1) {
-			out = append(out, field{mem: true, b: m})
-			b = b[d.Offset():]
-			continue
-		}
-		out = append(out, field{v: binary.BigEndian.Uint32(b)})
-		b = b[4:]
-	}
-	return out, b
-}
-
-// StructuredSeeds re-packs each valid input field by field with Slurm's
-// codec (reference/pack), wrong on purpose in one field at a time:
-// lengths that claim more than is there or more than Slurm's limits,
-// strings without their NUL, NULL and empty strings, extreme integers,
-// fields dropped and repeated. The results are well-formed Slurm packing
-// that no plugin wrote.
-func StructuredSeeds(valid []FuzzInput) []FuzzInput {
-	var out []FuzzInput
-	for _, in := range valid {
-		data := in.Data
-		var prefix []byte
-		if in.Target == FuzzVerifySign {
-			// Only the signature is packed data; keep the buffer as is.
-			buffer, sig := SplitSigned(in.Data)
-			prefix, data = SignedInput(buffer, nil), sig
-		}
-		fs, tail := fields(data)
-		emit := func(i int, fn func(e *pack.Encoder)) {
-			var e pack.Encoder
-			e.Raw(prefix)
-			for j, f := range fs {
-				switch {
-				case j == i:
-					fn(&e)
-				case f.mem:
-					e.Mem(f.b)
-				default:
-					e.U32(f.v)
-				}
-			}
-			e.Raw(tail)
-			b := append([]byte(nil), e.Bytes()...)
-			if in.Target == FuzzVerifySign {
-				buffer, _ := SplitSigned(prefix)
-				b = SignedInput(buffer, b[len(prefix):])
-			}
-			out = append(out, FuzzInput{Target: in.Target, Protocol: in.Protocol, Data: b})
-		}
-		for i, f := range fs {
-			emit(i, func(*pack.Encoder) {}) // dropped
-			emit(i, func(e *pack.Encoder) { // repeated
-				for range 2 {
-					if f.mem {
-						e.Mem(f.b)
-					} else {
-						e.U32(f.v)
-					}
-				}
-			})
-			if !f.mem {
-				for _, v := range []uint32{0, 1, f.v + 1, f.v - 1, 0x7fffffff, 0xffffffff} {
-					emit(i, func(e *pack.Encoder) { e.U32(v) })
-				}
-				continue
-			}
-			n := uint32(len(f.b))
-			for _, claim := range []uint32{n + 1, n + 4096, pack.MaxArrayLenSmall + 1, pack.MaxArrayLenLarge + 1,
-				pack.MaxPackMemLen, pack.MaxPackMemLen + 1, 0x7fffffff, 0xffffffff} {
-				emit(i, func(e *pack.Encoder) { e.U32(claim); e.Raw(f.b) })
-			}
-			emit(i, func(e *pack.Encoder) { e.NullStr() })
-			emit(i, func(e *pack.Encoder) { e.Str("") })
-			emit(i, func(e *pack.Encoder) { e.Mem(f.b[:n-1]) }) // the last byte (a NUL, for a string) gone
-			emit(i, func(e *pack.Encoder) { e.Mem([]byte(strings.Repeat("A", 5000))) })
-			emit(i, func(e *pack.Encoder) { e.Str(strings.Repeat("%n%s", 64)) })
-		}
-	}
-	return out
-}
-
-// GenericSeeds are Slurm-packed inputs for a target with no valid input to
-// start from: the shapes of common credential fields.
-func GenericSeeds(target FuzzTarget, protocol uint16) []FuzzInput {
-	var out []FuzzInput
-	add := func(fn func(e *pack.Encoder)) {
-		var e pack.Encoder
-		fn(&e)
-		out = append(out, FuzzInput{Target: target, Protocol: protocol, Data: append([]byte(nil), e.Bytes()...)})
-	}
-	add(func(e *pack.Encoder) {})
-	add(func(e *pack.Encoder) { e.U32(0); e.U32(0); e.NullStr() })
-	add(func(e *pack.Encoder) { e.U16(protocol); e.U32(1000); e.U32(1000); e.Str("node1"); e.Str("plugincheck") })
-	add(func(e *pack.Encoder) { e.Str("MUNGE:AAAA:"); e.U32(57); e.Mem(make([]byte, 57)) })
-	add(func(e *pack.Encoder) {
-		e.U32(42)
-		e.U32(7)
-		e.U32(1000)
-		e.U32(1000)
-		e.Str("user")
-		e.U32(2)
-		e.U32(100)
-		e.U32(101)
-		e.Str("node[1-2]")
-		e.U64(1 << 30)
-		e.Mem(make([]byte, 32))
-	})
-	return out
-}
-
 // Reproduce runs one input in a fresh worker and returns how it fails, nil
 // when it does not. A leak is measured over 1000 executions.
 func (s *Sandbox) Reproduce(ctx context.Context, cfg FuzzConfig, in FuzzInput, kind string) (*FuzzFailure, error) {
@@ -739,10 +613,12 @@ func (s *Sandbox) Reproduce(ctx context.Context, cfg FuzzConfig, in FuzzInput, k
 		return nil, err
 	}
 	defer fw.Close()
-	return fw.reproduce(in, kind)
+	return fw.Reproduce(in, kind)
 }
 
-func (fw *FuzzWorker) reproduce(in FuzzInput, kind string) (*FuzzFailure, error) {
+// Reproduce runs one input in the worker and returns how it fails, nil
+// when it does not. A leak is measured over 1000 executions.
+func (fw *FuzzWorker) Reproduce(in FuzzInput, kind string) (*FuzzFailure, error) {
 	if kind != FailLeak {
 		_, fail, err := fw.Replay([]FuzzInput{in}, 1, false)
 		return fail, err
@@ -758,129 +634,4 @@ func (fw *FuzzWorker) reproduce(in FuzzInput, kind string) (*FuzzFailure, error)
 			LeakBytes: growth[0] / reps, Input: in}, nil
 	}
 	return nil, nil
-}
-
-// Minimize looks for the shortest input that still fails the same way as
-// fail, each try in a fresh worker, within maxTries and the context's
-// deadline. It returns the shortest failing input's failure and the
-// number of tries.
-func (s *Sandbox) Minimize(ctx context.Context, cfg FuzzConfig, fail *FuzzFailure, maxTries int) (*FuzzFailure, int, error) {
-	pool := newWorkerPool(ctx, s, cfg)
-	defer pool.close()
-	best := fail
-	tries := 0
-	var lastErr error
-	check := func(data []byte) bool {
-		if tries >= maxTries || ctx.Err() != nil {
-			return false
-		}
-		tries++
-		fw, err := pool.get()
-		if err != nil {
-			lastErr = err
-			return false
-		}
-		in := FuzzInput{Target: fail.Input.Target, Protocol: fail.Input.Protocol, Data: data}
-		got, err := fw.reproduce(in, fail.Kind)
-		fw.Close()
-		if err != nil {
-			lastErr = err
-			return false
-		}
-		if fail.Same(got) {
-			best = got
-			return true
-		}
-		return false
-	}
-	// Work on each part separately: a verify_sign input is a buffer and a
-	// signature, the others one byte string.
-	parts := [][]byte{fail.Input.Data}
-	rebuild := func(p [][]byte) []byte { return p[0] }
-	if fail.Input.Target == FuzzVerifySign {
-		b, sig := SplitSigned(fail.Input.Data)
-		parts = [][]byte{b, sig}
-		rebuild = func(p [][]byte) []byte { return SignedInput(p[0], p[1]) }
-	}
-	for i := range parts {
-		try := func(cand []byte) bool {
-			p := append([][]byte(nil), parts...)
-			p[i] = cand
-			if check(rebuild(p)) {
-				parts[i] = cand
-				return true
-			}
-			return false
-		}
-		minimizeBytes(parts[i], try)
-	}
-	if tries == 0 && lastErr != nil {
-		return best, tries, lastErr
-	}
-	return best, tries, nil
-}
-
-// minimizeBytes shortens b while fails accepts the shorter input: first
-// the shortest failing prefix (binary search), then removing chunks from
-// half the length down to single bytes.
-func minimizeBytes(b []byte, fails func([]byte) bool) {
-	cur := b
-	lo, hi := 0, len(cur) // cur[:hi] fails; find the smallest such hi
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if fails(cur[:mid]) {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
-	}
-	cur = cur[:hi]
-	for chunk := len(cur) / 2; chunk >= 1; chunk /= 2 {
-		for at := 0; at+chunk <= len(cur); {
-			cand := append(append([]byte(nil), cur[:at]...), cur[at+chunk:]...)
-			if fails(cand) {
-				cur = cand
-			} else {
-				at += chunk
-			}
-		}
-	}
-}
-
-// workerPool starts the next fuzzing worker while the current one runs.
-type workerPool struct {
-	ctx  context.Context
-	sb   *Sandbox
-	cfg  FuzzConfig
-	next chan startResult
-}
-
-type startResult struct {
-	fw  *FuzzWorker
-	err error
-}
-
-func newWorkerPool(ctx context.Context, sb *Sandbox, cfg FuzzConfig) *workerPool {
-	p := &workerPool{ctx: ctx, sb: sb, cfg: cfg, next: make(chan startResult, 1)}
-	p.fill()
-	return p
-}
-
-func (p *workerPool) fill() {
-	go func() {
-		fw, err := p.sb.NewFuzzWorker(p.ctx, p.cfg)
-		p.next <- startResult{fw, err}
-	}()
-}
-
-func (p *workerPool) get() (*FuzzWorker, error) {
-	r := <-p.next
-	p.fill()
-	return r.fw, r.err
-}
-
-func (p *workerPool) close() {
-	if r := <-p.next; r.fw != nil {
-		r.fw.Close()
-	}
 }

@@ -37,7 +37,7 @@ type SandboxOptions struct {
 	Daemon string
 	// UID and GID for workers; nil means NobodyUID when root, else our own.
 	UID, GID *int
-	// CallTimeout bounds each plugin call (default 10s).
+	// CallTimeout bounds each plugin call (default DefaultCallTimeout).
 	CallTimeout time.Duration
 	// StartTimeout bounds loading host and plugin (default 30s).
 	StartTimeout time.Duration
@@ -68,10 +68,25 @@ type Sandbox struct {
 	keyAccess bool
 }
 
+// DefaultCallTimeout bounds a plugin call when SandboxOptions give no
+// bound: long enough for a munged under load, short enough that a hang is
+// found within a run.
+const DefaultCallTimeout = 10 * time.Second
+
+// OpenSandbox opens the plugin at path (Open) and prepares a sandbox for
+// its workers (NewSandbox).
+func OpenSandbox(path string, opts Options, sandbox SandboxOptions) (*Sandbox, error) {
+	t, err := Open(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	return t.NewSandbox(sandbox)
+}
+
 // NewSandbox prepares the files workers of t need. Close removes them.
 func (t *Target) NewSandbox(opts SandboxOptions) (*Sandbox, error) {
 	if opts.CallTimeout == 0 {
-		opts.CallTimeout = 10 * time.Second
+		opts.CallTimeout = DefaultCallTimeout
 	}
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 30 * time.Second

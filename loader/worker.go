@@ -52,6 +52,7 @@ type Worker struct {
 	// deadline is the bound of the request under way.
 	deadline time.Duration
 	enc      wire.Encoder
+	call     wire.Call // reused by every Call
 	buf      []byte
 	forget   func() // the interrupt's kill of the worker
 }
@@ -78,7 +79,7 @@ func (s *Sandbox) StartAs(ctx context.Context, daemon string) (*Worker, error) {
 
 func (s *Sandbox) start(ctx context.Context, daemon string, keyAccess bool) (*Worker, error) {
 	if err := cleanup.Check(); err != nil {
-		return nil, &SetupError{Stage: "start worker", Msg: err.Error()}
+		return nil, &SetupError{Stage: "start worker", Err: err}
 	}
 	syms := symbolsOf(s.Target.Profile)
 	cfg, err := json.Marshal(worker.Config{
@@ -149,7 +150,7 @@ func (s *Sandbox) start(ctx context.Context, daemon string, keyAccess bool) (*Wo
 		respR.Close()
 		outR.Close()
 		errR.Close()
-		return nil, &SetupError{Stage: "start worker", Msg: err.Error()}
+		return nil, &SetupError{Stage: "start worker", Err: err}
 	}
 	w.Pid = cmd.Process.Pid
 	w.forget = cleanup.Add(w.kill)
@@ -222,15 +223,11 @@ func (w *Worker) hello(ctx context.Context) error {
 	default:
 		return &ProtocolError{Func: "start", Msg: "unexpected first frame"}
 	}
-	d.U32() // pid
-	n := int(d.U16())
-	w.addrs = make([]uint64, n)
-	for i := range w.addrs {
-		w.addrs[i] = d.U64()
-	}
-	if d.Err() != nil {
+	var h wire.WorkerHello
+	if h.Decode(d); d.Err() != nil {
 		return &ProtocolError{Func: "start", Msg: "short hello"}
 	}
+	w.addrs = h.Addrs
 	return nil
 }
 
@@ -265,16 +262,30 @@ func (w *Worker) Address(sym string) uint64 {
 // slurmd does on reconfigure. stillMapped reports that dlclose did not unmap
 // the image (so its globals survived).
 func (w *Worker) Reload() (stillMapped bool, err error) {
-	d, err := w.request("dlclose/dlopen", func(e *wire.Encoder) { e.U8(uint8(wire.OpReload)) })
-	if err != nil {
+	var r wire.Reloaded
+	if err := w.exchange("dlclose/dlopen", wire.Bare(wire.OpReload), &r); err != nil {
 		return false, err
 	}
-	stillMapped = d.U8() == 1
-	n := int(d.U16())
-	for i := 0; i < n && i < len(w.addrs); i++ {
-		w.addrs[i] = d.U64()
+	copy(w.addrs, r.Addrs)
+	return r.StillMapped, nil
+}
+
+// symbolIndex is sym's index in the worker's symbol table, as requests
+// that run loops inside the worker name functions; -1 when the plugin (or
+// host) does not export it.
+func (w *Worker) symbolIndex(sym string) int16 {
+	if i, ok := w.syms[sym]; ok && w.addrs[i] != 0 {
+		return int16(i)
 	}
-	return stillMapped, d.Err()
+	return -1
+}
+
+// symIndex is the index of the function p uses for op, -1 when absent.
+func (w *Worker) symIndex(p *profile.Profile, op profile.Op) int16 {
+	if f := p.Func(op); f != nil {
+		return w.symbolIndex(f.Symbol)
+	}
+	return -1
 }
 
 // Stdout and Stderr return the tail of what the worker's process wrote.
@@ -302,9 +313,7 @@ func (w *Worker) Close() error {
 	select {
 	case <-w.exited:
 	default:
-		w.enc.Reset()
-		w.enc.U8(uint8(wire.OpExit))
-		wire.WriteFrame(w.req, w.enc.Bytes())
+		wire.WriteFrame(w.req, w.enc.Request(wire.Bare(wire.OpExit)))
 		select {
 		case <-w.exited:
 		case <-time.After(2 * time.Second):
@@ -392,34 +401,30 @@ func (w *Worker) failure(fn string, hung bool) error {
 }
 
 // Arg is one argument of a plugin call.
-type Arg struct {
-	kind wire.ArgKind
-	v    uint64
-	b    []byte
-}
+type Arg struct{ wire wire.Arg }
 
 // Int passes an integer or a pointer the worker already holds.
-func Int(v int64) Arg { return Arg{kind: wire.ArgInt, v: uint64(v)} }
+func Int(v int64) Arg { return Arg{wire.Arg{Kind: wire.ArgInt, Value: uint64(v)}} }
 
 // Ptr passes an address in the worker.
-func Ptr(p uintptr) Arg { return Arg{kind: wire.ArgInt, v: uint64(p)} }
+func Ptr(p uintptr) Arg { return Arg{wire.Arg{Kind: wire.ArgInt, Value: uint64(p)}} }
 
 // Null passes NULL.
-var Null = Arg{kind: wire.ArgInt}
+var Null = Arg{wire.Arg{Kind: wire.ArgInt}}
 
 // Bytes passes a pointer to a copy of b (non-NULL even when b is empty).
-func Bytes(b []byte) Arg { return Arg{kind: wire.ArgBytes, b: b} }
+func Bytes(b []byte) Arg { return Arg{wire.Arg{Kind: wire.ArgBytes, Data: b}} }
 
 // CString passes a pointer to a NUL-terminated copy of s.
-func CString(s string) Arg { return Arg{kind: wire.ArgCString, b: []byte(s)} }
+func CString(s string) Arg { return Arg{wire.Arg{Kind: wire.ArgCString, Data: []byte(s)}} }
 
 // Guarded passes a pointer to a copy of b whose last byte sits just before
 // an unmapped page: a callee that reads past len(b) faults.
-func Guarded(b []byte) Arg { return Arg{kind: wire.ArgGuarded, b: b} }
+func Guarded(b []byte) Arg { return Arg{wire.Arg{Kind: wire.ArgGuarded, Data: b}} }
 
 // Out passes a pointer to n zeroed bytes whose contents the call's Result
 // returns.
-func Out(n int) Arg { return Arg{kind: wire.ArgOut, v: uint64(n)} }
+func Out(n int) Arg { return Arg{wire.Arg{Kind: wire.ArgOut, Value: uint64(n)}} }
 
 // Result is what one plugin call returned.
 type Result struct {
@@ -462,43 +467,22 @@ func (w *Worker) Call(sym string, args ...Arg) (Result, error) {
 	if len(w.calls) < 1000 {
 		w.calls = append(w.calls, sym)
 	}
-	w.enc.Reset()
-	w.enc.U8(uint8(wire.OpCall))
-	w.enc.U16(uint16(idx))
-	w.enc.U8(uint8(len(args)))
+	w.call.Sym, w.call.Args = uint16(idx), w.call.Args[:0]
 	for _, a := range args {
-		w.enc.U8(uint8(a.kind))
-		switch a.kind {
-		case wire.ArgInt:
-			w.enc.U64(a.v)
-		case wire.ArgBytes, wire.ArgCString, wire.ArgGuarded:
-			w.enc.Blob(a.b)
-		case wire.ArgOut:
-			w.enc.U32(uint32(a.v))
-		}
+		w.call.Args = append(w.call.Args, a.wire)
 	}
-	d, err := w.roundTrip(sym, w.enc.Bytes())
-	if err != nil {
+	var res wire.CallResult
+	if err := w.exchange(sym, &w.call, &res); err != nil {
 		return Result{Func: sym}, err
 	}
-	r := Result{Func: sym, Ret: d.U64()}
-	d.U64() // rdx
-	r.Errno = d.I32()
-	changed := d.U64()
-	r.Elapsed = time.Duration(d.U64())
+	r := Result{Func: sym, Ret: res.Ret, Errno: res.Errno, Elapsed: time.Duration(res.Nanoseconds)}
 	for sig := 1; sig <= 64; sig++ {
-		if changed&(1<<(sig-1)) != 0 {
+		if res.SignalsChanged&(1<<(sig-1)) != 0 {
 			r.SignalsChanged = append(r.SignalsChanged, syscall.Signal(sig))
 		}
 	}
-	if n := int(d.U8()); n > 0 {
-		r.Outs = make([][]byte, n)
-		for i := range r.Outs {
-			r.Outs[i] = append([]byte(nil), d.Blob()...)
-		}
-	}
-	if d.Err() != nil {
-		return r, &ProtocolError{Func: sym, Msg: "short call response"}
+	for _, o := range res.Outs {
+		r.Outs = append(r.Outs, append([]byte(nil), o...))
 	}
 	return r, nil
 }
@@ -506,72 +490,76 @@ func (w *Worker) Call(sym string, args ...Arg) (Result, error) {
 // ErrNoSymbol reports a call to a function the plugin does not export.
 var ErrNoSymbol = errors.New("plugin does not export")
 
-// request runs a non-call request; what names it in errors.
-func (w *Worker) request(what string, build func(e *wire.Encoder)) (*wire.Decoder, error) {
-	w.enc.Reset()
-	build(&w.enc)
-	return w.roundTrip(what, w.enc.Bytes())
+// exchange sends req and decodes the worker's answer into resp (nil when
+// the answer has no body) within the call timeout; what names the request
+// in errors.
+func (w *Worker) exchange(what string, req wire.Request, resp wire.Response) error {
+	return w.exchangeWithin(what, req, resp, w.timeout)
+}
+
+func (w *Worker) exchangeWithin(what string, req wire.Request, resp wire.Response, timeout time.Duration) error {
+	d, err := w.roundTripWithin(what, w.enc.Request(req), timeout)
+	if err != nil {
+		return err
+	}
+	if resp != nil {
+		resp.Decode(d)
+	}
+	if d.Err() != nil {
+		return &ProtocolError{Func: what, Msg: "short response"}
+	}
+	return nil
+}
+
+func allocator(xmalloc bool) wire.Allocator {
+	if xmalloc {
+		return wire.Xmalloc
+	}
+	return wire.Malloc
 }
 
 // Alloc copies b into memory from malloc (or the host's xmalloc).
 func (w *Worker) Alloc(b []byte, xmalloc bool) (uintptr, error) {
-	how := wire.Malloc
-	if xmalloc {
-		how = wire.Xmalloc
-	}
-	d, err := w.request("alloc", func(e *wire.Encoder) { e.U8(uint8(wire.OpAlloc)); e.U8(uint8(how)); e.Blob(b) })
-	if err != nil {
-		return 0, err
-	}
-	return uintptr(d.U64()), nil
+	var p wire.Pointer
+	err := w.exchange("alloc", &wire.Alloc{How: allocator(xmalloc), Data: b}, &p)
+	return uintptr(p.Ptr), err
 }
 
 // Free releases memory from Alloc, or xmalloc'd memory a plugin returned.
 func (w *Worker) Free(p uintptr, xmalloc bool) error {
-	how := wire.Malloc
-	if xmalloc {
-		how = wire.Xmalloc
-	}
-	_, err := w.request("free", func(e *wire.Encoder) { e.U8(uint8(wire.OpFree)); e.U8(uint8(how)); e.U64(uint64(p)) })
-	return err
+	return w.exchange("free", &wire.Free{How: allocator(xmalloc), Ptr: uint64(p)}, nil)
 }
 
 // Write stores b at p in the worker, as the framework writes into plugin
 // memory. A bad p crashes the worker (reported like any crash).
 func (w *Worker) Write(p uintptr, b []byte) error {
-	_, err := w.request("write", func(e *wire.Encoder) { e.U8(uint8(wire.OpWrite)); e.U64(uint64(p)); e.Blob(b) })
-	return err
+	return w.exchange("write", &wire.Write{Ptr: uint64(p), Data: b}, nil)
 }
 
 // Read copies n bytes at p; ok is false when that memory is not readable.
 func (w *Worker) Read(p uintptr, n int) (b []byte, ok bool, err error) {
-	d, err := w.request("read", func(e *wire.Encoder) { e.U8(uint8(wire.OpRead)); e.U64(uint64(p)); e.U32(uint32(n)) })
-	if err != nil {
+	var m wire.Memory
+	if err := w.exchange("read", &wire.Read{Ptr: uint64(p), Len: uint32(n)}, &m); err != nil {
 		return nil, false, err
 	}
-	ok = d.U8() == 1
-	return append([]byte(nil), d.Blob()...), ok, nil
+	return append([]byte(nil), m.Data...), m.OK, nil
 }
 
 // CStringAt reads the NUL-terminated string at p (at most max bytes).
 func (w *Worker) CStringAt(p uintptr, max int) (s string, ok bool, err error) {
-	d, err := w.request("cstring", func(e *wire.Encoder) { e.U8(uint8(wire.OpCString)); e.U64(uint64(p)); e.U32(uint32(max)) })
-	if err != nil {
+	var m wire.Memory
+	if err := w.exchange("cstring", &wire.Read{String: true, Ptr: uint64(p), Len: uint32(max)}, &m); err != nil {
 		return "", false, err
 	}
-	ok = d.U8() == 1
-	return string(d.Blob()), ok, nil
+	return string(m.Data), m.OK, nil
 }
 
 // XmallocHeader reads the two words xmalloc keeps before a block: the magic
 // (profile.XmallocMagic while the block is live) and its size.
 func (w *Worker) XmallocHeader(p uintptr) (magic, size uint64, readable bool, err error) {
-	d, err := w.request("xmalloc header", func(e *wire.Encoder) { e.U8(uint8(wire.OpXmallocInfo)); e.U64(uint64(p)) })
-	if err != nil {
-		return 0, 0, false, err
-	}
-	readable = d.U8() == 1
-	return d.U64(), d.U64(), readable, nil
+	var h wire.XmallocHeader
+	err = w.exchange("xmalloc header", &wire.AtAddress{Of: wire.OpXmallocInfo, Ptr: uint64(p)}, &h)
+	return h.Magic, h.Size, h.Readable, err
 }
 
 // NewBuf makes a growable buf_t (init_buf) of at least capacity bytes that
@@ -587,20 +575,14 @@ func (w *Worker) NewGuardedBuf(data []byte) (uintptr, error) {
 }
 
 func (w *Worker) newBuf(kind wire.BufKind, capacity int, data []byte) (uintptr, error) {
-	d, err := w.request("new buffer", func(e *wire.Encoder) {
-		e.U8(uint8(wire.OpNewBuf))
-		e.U8(uint8(kind))
-		e.U32(uint32(capacity))
-		e.Blob(data)
-	})
-	if err != nil {
+	var p wire.Pointer
+	if err := w.exchange("new buffer", &wire.NewBuf{Kind: kind, Capacity: uint32(capacity), Data: data}, &p); err != nil {
 		return 0, err
 	}
-	b := uintptr(d.U64())
-	if b == 0 {
+	if p.Ptr == 0 {
 		return 0, &ProtocolError{Func: "new buffer", Msg: "host could not allocate a buffer"}
 	}
-	return b, nil
+	return uintptr(p.Ptr), nil
 }
 
 // BufState is a buf_t's header and the bytes before its offset.
@@ -611,33 +593,27 @@ type BufState struct {
 
 // Buf reads a buf_t.
 func (w *Worker) Buf(b uintptr) (BufState, error) {
-	d, err := w.request("read buffer", func(e *wire.Encoder) { e.U8(uint8(wire.OpBufData)); e.U64(uint64(b)) })
-	if err != nil {
+	var st wire.BufState
+	if err := w.exchange("read buffer", &wire.AtAddress{Of: wire.OpBufData, Ptr: uint64(b)}, &st); err != nil {
 		return BufState{}, err
 	}
-	st := BufState{Magic: d.U32(), Size: d.U32(), Processed: d.U32()}
-	st.Data = append([]byte(nil), d.Blob()...)
-	return st, nil
+	return BufState{Magic: st.Magic, Size: st.Size, Processed: st.Processed, Data: append([]byte(nil), st.Data...)}, nil
 }
 
 // SetOffset moves a buf_t's offset (set_buf_offset).
 func (w *Worker) SetOffset(b uintptr, off int) error {
-	_, err := w.request("set offset", func(e *wire.Encoder) { e.U8(uint8(wire.OpSetOffset)); e.U64(uint64(b)); e.U32(uint32(off)) })
-	return err
+	return w.exchange("set offset", &wire.SetOffset{Buf: uint64(b), Offset: uint32(off)}, nil)
 }
 
 // FreeBuf frees a buffer from NewBuf or NewGuardedBuf.
 func (w *Worker) FreeBuf(b uintptr) error {
-	_, err := w.request("free buffer", func(e *wire.Encoder) { e.U8(uint8(wire.OpFreeBuf)); e.U64(uint64(b)) })
-	return err
+	return w.exchange("free buffer", &wire.AtAddress{Of: wire.OpFreeBuf, Ptr: uint64(b)}, nil)
 }
 
 // HeapInUse is the C heap in use in the worker (mallinfo2 uordblks plus
 // hblkhd), the figure leak clauses compare.
 func (w *Worker) HeapInUse() (uint64, error) {
-	d, err := w.request("heap", func(e *wire.Encoder) { e.U8(uint8(wire.OpHeap)) })
-	if err != nil {
-		return 0, err
-	}
-	return d.U64() + d.U64(), nil
+	var h wire.HeapInUse
+	err := w.exchange("heap", wire.Bare(wire.OpHeap), &h)
+	return h.Allocated + h.Mapped, err
 }

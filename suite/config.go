@@ -69,3 +69,16 @@ type RunOptions struct {
 	// plain line per spec otherwise.
 	Progress io.Writer
 }
+
+// SessionOptions are the loader's options for this configuration: how the
+// plugin is opened, its munged, its sandbox (the call timeout among them)
+// and its key files.
+func (c *Config) SessionOptions() loader.SessionOptions {
+	return loader.SessionOptions{
+		Loader: c.Loader,
+		Sandbox: loader.SandboxOptions{SlurmConf: c.SlurmConf, CallTimeout: c.CallTimeout, Daemon: c.Daemon,
+			ExtraConf: c.ConfLines, Env: c.Env},
+		Munge:      loader.MungeOptions{Munged: c.Munged, AuthInfo: c.AuthInfo, AuthTTL: c.AuthTTL},
+		PrivateKey: c.PrivateKey, PublicKey: c.PublicKey,
+	}
+}

@@ -55,37 +55,7 @@ var (
 // names, and the AuthInfo value the run uses, with the socket and the TTL
 // added. d is nil unless a munged was started; the caller stops it.
 func StartMunge(cfg *Config, t *loader.Target) (d *munged.Daemon, socket, authInfo string, err error) {
-	mode := cfg.Munged
-	if mode == "" && t.Plugin.Minor() == "munge" {
-		mode = "auto"
-	}
-	var info []string
-	switch mode {
-	case "":
-	case "auto":
-		if d, err = munged.Start(cleanup.Context()); err != nil {
-			if cerr := cleanup.Check(); cerr != nil {
-				return nil, "", "", cerr
-			}
-			return nil, "", "", &loader.InputError{Msg: "cannot start a private munged: " + err.Error(), Hint: "install Debian's munge package or pass --munged SOCKET"}
-		}
-		socket = d.Socket
-	default:
-		if err := munged.Probe(mode); err != nil {
-			return nil, "", "", &loader.InputError{Msg: "--munged " + mode + ": " + err.Error(), Hint: "give the socket of a running munged, or --munged auto"}
-		}
-		socket = mode
-	}
-	if socket != "" {
-		info = append(info, "socket="+socket)
-	}
-	if cfg.AuthInfo != "" {
-		info = append(info, cfg.AuthInfo)
-	}
-	if cfg.AuthTTL > 0 && !strings.Contains(cfg.AuthInfo, "ttl=") {
-		info = append(info, fmt.Sprintf("ttl=%d", cfg.AuthTTL))
-	}
-	return d, socket, strings.Join(info, ","), nil
+	return loader.StartMunge(cfg.SessionOptions().Munge, t)
 }
 
 // prepare opens the plugin and sets up its host: everything that can fail
@@ -107,10 +77,9 @@ func prepare(cfg *Config) (*runState, error) {
 		rs.close()
 		return nil, err
 	}
-	rs.sandbox, err = t.NewSandbox(loader.SandboxOptions{
-		SlurmConf: cfg.SlurmConf, AuthInfo: rs.authInfo, CallTimeout: cfg.CallTimeout,
-		Daemon: cfg.Daemon, ExtraConf: cfg.ConfLines, Env: cfg.Env,
-	})
+	sbOpts := cfg.SessionOptions().Sandbox
+	sbOpts.AuthInfo = rs.authInfo
+	rs.sandbox, err = t.NewSandbox(sbOpts)
 	if err != nil {
 		rs.close()
 		return nil, err

@@ -208,11 +208,13 @@ func (c *Ctx) badConf() {
 }
 
 func (c *Ctx) badConfIn(b badSetup) {
-	sb, err := c.Target().NewSandbox(loader.SandboxOptions{
-		// The run's --env first, the broken setup's variables over it.
-		AuthInfo: b.authInfo, Env: append(append([]string(nil), c.run.cfg.Env...), b.env...),
-		CallTimeout: c.run.cfg.CallTimeout, Daemon: c.run.cfg.Daemon, ExtraConf: c.run.cfg.ConfLines,
-	})
+	// The run's sandbox in the broken setup: its AuthInfo, the run's --env
+	// with the setup's variables over it, and the generated slurm.conf
+	// (a broken setup is a configuration the plugin reads).
+	opts := c.run.cfg.SessionOptions().Sandbox
+	opts.SlurmConf, opts.AuthInfo = "", b.authInfo
+	opts.Env = append(append([]string(nil), opts.Env...), b.env...)
+	sb, err := c.Target().NewSandbox(opts)
 	Expect(err).NotTo(HaveOccurred())
 	defer sb.Close()
 	start := sb.Start

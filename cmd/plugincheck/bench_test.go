@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/plugincheck/plugincheck/internal/testenv"
+	"github.com/plugincheck/plugincheck/loader/bench"
 )
 
 // harness is the native harness make builds (bin/bench-native).
@@ -26,11 +27,11 @@ func TestBenchAuthNone(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	var rep BenchReport
+	var rep bench.Report
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, stdout.String())
 	}
-	if rep.SchemaVersion != benchSchema || rep.PluginType != "auth/none" || rep.Generation != "22.05" || rep.Runs != 2 {
+	if rep.SchemaVersion != bench.Schema || rep.PluginType != "auth/none" || rep.Generation != "22.05" || rep.Runs != 2 {
 		t.Errorf("header %+v", rep)
 	}
 	if rep.CallOverheadNs <= 0 || rep.CallOverheadNs > 100000 || rep.PuregoCallNs <= 0 || rep.PuregoCallNs > 100000 {
@@ -96,7 +97,7 @@ func TestBenchMunge(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", name, code, stderr.String())
 		}
-		var rep BenchReport
+		var rep bench.Report
 		if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 			t.Fatalf("%s: not JSON: %v", name, err)
 		}

@@ -48,7 +48,13 @@ type suiteFlags struct {
 
 // suiteFlagNames are the flags suiteFlags registers, for commands that
 // pass them on.
-var suiteFlagNames = []string{"munged", "auth-info", "auth-ttl", "private-key", "public-key", "as-daemon", "conf-line", "cred-corpus", "seed", "call-timeout", "env"}
+var suiteFlagNames = func() []string {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	new(suiteFlags).register(fs)
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return names
+}()
 
 func (s *suiteFlags) register(fs *flag.FlagSet) {
 	c := &s.cfg
@@ -62,7 +68,7 @@ func (s *suiteFlags) register(fs *flag.FlagSet) {
 	fs.Var(&s.env, "env", "NAME=VALUE the plugin sees on top of the caller's environment (repeatable)")
 	fs.StringVar(&c.CredCorpus, "cred-corpus", "", "directory of valid packed 23.11+ credentials for CRED2-UNPACK-BAD to mutate")
 	fs.Int64Var(&c.Seed, "seed", 0, "random seed (0: pick one)")
-	c.CallTimeout = 10 * time.Second
+	c.CallTimeout = loader.DefaultCallTimeout
 	fs.Var(&durationFlag{p: &c.CallTimeout, min: 100 * time.Millisecond, max: time.Hour}, "call-timeout", "deadline of one plugin call, 100ms to 1h")
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/plugincheck/plugincheck/internal/testenv"
+	"github.com/plugincheck/plugincheck/loader/fuzz"
 	"github.com/plugincheck/plugincheck/reference/pack"
 )
 
@@ -26,7 +27,7 @@ func TestFuzzFindsBadUnpack(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1; stderr %s", code, stderr.String())
 	}
-	var rep FuzzReport
+	var rep fuzz.Report
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, stdout.String())
 	}
@@ -46,6 +47,9 @@ func TestFuzzFindsBadUnpack(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "execs") || !strings.Contains(stderr.String(), "corpus") {
 		t.Errorf("no status line on stderr: %q", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "found: crash (SIGSEGV) in auth_p_unpack") {
+		t.Errorf("the failure was not printed as it was found: %q", stderr.String())
 	}
 
 	stdout.Reset()

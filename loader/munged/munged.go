@@ -145,7 +145,7 @@ func Probe(socket string) error {
 		if errors.As(err, &op) {
 			err = op.Err
 		}
-		return fmt.Errorf("no munged answers: %v", err)
+		return fmt.Errorf("no munged answers: %w", err)
 	}
 	return c.Close()
 }

@@ -90,20 +90,20 @@ func ParseHS256(token string, key []byte, now time.Time) (Claims, error) {
 	}
 	hb, err := b64.DecodeString(parts[0])
 	if err != nil {
-		return Claims{}, fmt.Errorf("%w: header: %v", ErrJWTFormat, err)
+		return Claims{}, fmt.Errorf("%w: header: %w", ErrJWTFormat, err)
 	}
 	var h struct {
 		Alg string `json:"alg"`
 	}
 	if err := json.Unmarshal(hb, &h); err != nil {
-		return Claims{}, fmt.Errorf("%w: header: %v", ErrJWTFormat, err)
+		return Claims{}, fmt.Errorf("%w: header: %w", ErrJWTFormat, err)
 	}
 	if !strings.EqualFold(h.Alg, "HS256") {
 		return Claims{}, fmt.Errorf("%w: %q", ErrJWTAlg, h.Alg)
 	}
 	sig, err := b64.DecodeString(parts[2])
 	if err != nil {
-		return Claims{}, fmt.Errorf("%w: signature: %v", ErrJWTFormat, err)
+		return Claims{}, fmt.Errorf("%w: signature: %w", ErrJWTFormat, err)
 	}
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(parts[0] + "." + parts[1]))
@@ -112,11 +112,11 @@ func ParseHS256(token string, key []byte, now time.Time) (Claims, error) {
 	}
 	cb, err := b64.DecodeString(parts[1])
 	if err != nil {
-		return Claims{}, fmt.Errorf("%w: claims: %v", ErrJWTFormat, err)
+		return Claims{}, fmt.Errorf("%w: claims: %w", ErrJWTFormat, err)
 	}
 	var c Claims
 	if err := json.Unmarshal(cb, &c); err != nil {
-		return Claims{}, fmt.Errorf("%w: claims: %v", ErrJWTFormat, err)
+		return Claims{}, fmt.Errorf("%w: claims: %w", ErrJWTFormat, err)
 	}
 	if c.Exp < now.Unix() {
 		return c, ErrJWTExpired

@@ -30,7 +30,7 @@ func checkText(text string, key *munge.Key, want MungeExpect, now time.Time) err
 	}
 	raw, err := munge.Unarmor(text)
 	if err != nil {
-		return fmt.Errorf("MUNGE credential does not unarmor: %v", err)
+		return fmt.Errorf("MUNGE credential does not unarmor: %w", err)
 	}
 	if len(raw) < 5 || raw[0] != munge.Version {
 		return fmt.Errorf("MUNGE credential header % x is not version %d", raw[:min(len(raw), 5)], munge.Version)
@@ -47,7 +47,7 @@ func checkText(text string, key *munge.Key, want MungeExpect, now time.Time) err
 	}
 	c, err := munge.Decode(key, text, now, client)
 	if err != nil {
-		return fmt.Errorf("the MUNGE credential does not decode with the munge key: %v", err)
+		return fmt.Errorf("the MUNGE credential does not decode with the munge key: %w", err)
 	}
 	var diffs []string
 	if c.UID != want.UID || c.GID != want.GID {
@@ -124,7 +124,7 @@ func (m AuthMunge) CheckBody(body []byte, key *munge.Key, want MungeExpect, now 
 	text, n, err := m.Unpack(body)
 	switch {
 	case err != nil:
-		return fmt.Errorf("auth/munge body is not one packstr: %v", err)
+		return fmt.Errorf("auth/munge body is not one packstr: %w", err)
 	case n != len(body):
 		return fmt.Errorf("auth/munge body has %d bytes after its packstr", len(body)-n)
 	case body[len(body)-1] != 0 || len(text)+5 != len(body):

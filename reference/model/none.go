@@ -68,7 +68,7 @@ func (m AuthNone) Check(body []byte, want NoneCred, pv uint16) error {
 	got, n, err := m.Unpack(body, pv)
 	switch {
 	case err != nil:
-		return fmt.Errorf("auth/none body % x does not parse as u32 uid, u32 gid, packstr(host): %v", body, err)
+		return fmt.Errorf("auth/none body % x does not parse as u32 uid, u32 gid, packstr(host): %w", body, err)
 	case got.UID != want.UID || got.GID != want.GID:
 		return fmt.Errorf("auth/none body carries uid %d gid %d; the creating process is uid %d gid %d", got.UID, got.GID, want.UID, want.GID)
 	case strp(got.Host) != strp(want.Host):

@@ -142,12 +142,7 @@ func (t *benchThread) fail(format string, args ...any) {
 // b.Duration has passed, timing each cycle (and, with b.Steps, each call).
 func (s *server) bench(b *wire.Bench) (wire.BenchResult, error) {
 	var res wire.BenchResult
-	sym := func(i int16) uintptr {
-		if i < 0 || int(i) >= len(s.syms) {
-			return 0
-		}
-		return s.syms[i]
-	}
+	sym := s.sym
 	var loop func(t *benchThread, newCall newCallFunc, errno *int32)
 	names := authStepNames
 	switch b.Kind {
@@ -415,12 +410,8 @@ func libcHandle() uintptr {
 }
 
 // benchRequest serves an OpBench request.
-func (s *server) benchRequest(d *wire.Decoder) {
-	var b wire.Bench
-	if b.Decode(d); d.Err() != nil {
-		return
-	}
-	res, err := s.bench(&b)
+func (s *server) benchRequest(b *wire.Bench) {
+	res, err := s.bench(b)
 	// auth/munge's create replaces the SIGALRM handler (design.md trap 2).
 	s.signals.restore()
 	if err != nil {

@@ -33,12 +33,7 @@ func (s *server) authCycles(a *wire.AuthCycles) wire.AuthCyclesResult {
 			res.FirstFailure = fmt.Sprintf(format, args...) + fmt.Sprintf(" (thread %d, cycle %d)", thread, cycle)
 		}
 	}
-	sym := func(i int16) uintptr {
-		if i < 0 || int(i) >= len(s.syms) {
-			return 0
-		}
-		return s.syms[i]
-	}
+	sym := s.sym
 	info := s.c.alloc(a.AuthInfo, 1)
 	data := s.c.alloc(a.Data, 0)
 	defer purego.SyscallN(s.c.free, info)

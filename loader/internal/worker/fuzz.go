@@ -21,6 +21,9 @@ type fuzzer struct {
 	statusPath string
 	status     []byte
 	maxLen     int
+	// raise is the C library's raise(3), the handler of faults during a
+	// batch (signalState.dieOnFault).
+	raise uintptr
 	// in and sig end at an unmapped page; inputs are copied to their ends.
 	in, sig      guardedRegion
 	buf          uintptr // a buf_t (xmalloc) pointed at each input in turn
@@ -98,28 +101,26 @@ func (s *server) newFuzzer(req *wire.Fuzz) (*fuzzer, error) {
 		return nil, fmt.Errorf("cannot allocate a buffer")
 	}
 	f.scratch = make([]byte, 0, f.maxLen+64)
+	f.raise = dlsym(libcHandle(), "raise")
 	return f, nil
 }
 
 // fuzzRequest serves an OpFuzz request.
-func (s *server) fuzzRequest(d *wire.Decoder) {
-	var req wire.Fuzz
-	if req.Decode(d); d.Err() != nil {
-		return
-	}
+func (s *server) fuzzRequest(req *wire.Fuzz) {
 	if req.MaxLen == 0 || req.StatusPath == "" || !s.symIndexOK(req.Fn) {
 		s.fail("malformed fuzz request")
 		return
 	}
 	if fz == nil || fz.statusPath != req.StatusPath || fz.maxLen != int(req.MaxLen) {
-		f, err := s.newFuzzer(&req)
+		f, err := s.newFuzzer(req)
 		if err != nil {
 			s.fail("%v", err)
 			return
 		}
 		fz = f
 	}
-	res := fz.run(s, &req)
+	s.signals.dieOnFault(fz.raise)
+	res := fz.run(s, req)
 	s.signals.restore()
 	res.Encode(&s.enc)
 }
@@ -138,12 +139,14 @@ func (f *fuzzer) run(s *server, req *wire.Fuzz) wire.FuzzResult {
 			f.target = hotcall.New(fn, uintptr(req.Key), 0, 0, 0, 0, 1) // replay_okay
 		}
 	case wire.FuzzSbcastUnpack:
-		// Four arguments either way: the three-argument form also gets
-		// the protocol version in the fourth, which it never reads. The
-		// loader picks the form from the host's code (profile.HostForms);
-		// this copy only keeps a wrong --generation from feeding the
-		// four-argument form a stale register.
-		f.target = hotcall.New(fn, f.buf, 0, 0, 0)
+		// In the form the host calls it (the loader reads it from the
+		// host's code: profile.HostForms): (buf, verify, protocol), or
+		// (buf, verify, shared_object, protocol).
+		if req.Arity == 4 {
+			f.target = hotcall.New(fn, f.buf, 0, 0, 0)
+		} else {
+			f.target = hotcall.New(fn, f.buf, 0, 0)
+		}
 	default:
 		f.target = hotcall.New(fn, f.buf, 0)
 	}
@@ -306,9 +309,10 @@ func (f *fuzzer) exec(s *server, req *wire.Fuzz, in []byte, pv uint16) (accepted
 			// The protocol version is the last argument; verify (and
 			// shared_object) alternate between executions.
 			call.Args[1] = uintptr(f.execs & 1)
-			call.Args[2], call.Args[3] = uintptr(pv), uintptr(pv)
 			if req.Arity == 4 {
-				call.Args[2] = uintptr(f.execs >> 1 & 1)
+				call.Args[2], call.Args[3] = uintptr(f.execs>>1&1), uintptr(pv)
+			} else {
+				call.Args[2] = uintptr(pv)
 			}
 		} else {
 			call.Args[1] = uintptr(pv)

@@ -90,6 +90,9 @@ type server struct {
 	signals    signalState
 	guarded    map[uintptr][]byte // buf_t → mapping holding its bytes
 	enc        wire.Encoder
+	// callReq and callOuts are reused by every call.
+	callReq  wire.Call
+	callOuts [][]byte
 }
 
 // Serve runs the worker and never returns.
@@ -174,11 +177,8 @@ func setup() (*server, error) {
 	s.signals.save()
 
 	s.enc.U8(uint8(wire.Hello))
-	s.enc.U32(uint32(os.Getpid()))
-	s.enc.U16(uint16(len(s.syms)))
-	for _, p := range s.syms {
-		s.enc.U64(uint64(p))
-	}
+	hello := wire.WorkerHello{Pid: uint32(os.Getpid()), Addrs: s.addrs()}
+	hello.Encode(&s.enc)
 	if err := wire.WriteFrame(s.out, s.enc.Bytes()); err != nil {
 		syscall.Exit(1)
 	}
@@ -187,7 +187,26 @@ func setup() (*server, error) {
 
 func must(r1, _, _ uintptr) uintptr { return r1 }
 
-func (s *server) symIndexOK(i int16) bool { return i >= 0 && int(i) < len(s.syms) && s.syms[i] != 0 }
+// sym is the address of symbol i of the table, 0 when the index is out of
+// range or the symbol absent: requests name functions by index, and a
+// malformed one must not make the worker index past its table.
+func (s *server) sym(i int16) uintptr {
+	if i < 0 || int(i) >= len(s.syms) {
+		return 0
+	}
+	return s.syms[i]
+}
+
+func (s *server) symIndexOK(i int16) bool { return s.sym(i) != 0 }
+
+// addrs is the symbol table as the parent reads it.
+func (s *server) addrs() []uint64 {
+	out := make([]uint64, len(s.syms))
+	for i, p := range s.syms {
+		out[i] = uint64(p)
+	}
+	return out
+}
 
 // loadPlugin dlopens the plugin and fills the symbol table: its symbols,
 // then the host's.
@@ -224,11 +243,8 @@ func (s *server) reload() {
 		s.fail("%v", err)
 		return
 	}
-	s.enc.U8(b2u(stillMapped))
-	s.enc.U16(uint16(len(s.syms)))
-	for _, p := range s.syms {
-		s.enc.U64(uint64(p))
-	}
+	r := wire.Reloaded{StillMapped: stillMapped, Addrs: s.addrs()}
+	r.Encode(&s.enc)
 }
 
 // daemonBits are the IS_* flags of run_in_daemon.h (25.05+), where the
@@ -312,35 +328,52 @@ func (s *server) handle(d *wire.Decoder) {
 	s.enc.U8(uint8(wire.OK))
 	switch op {
 	case wire.OpAlloc:
-		how, data := wire.Allocator(d.U8()), d.Blob()
-		var p uintptr
-		if how == wire.Xmalloc {
-			p = s.h.xmalloc(len(data))
-			copy(cbytes(p, len(data)), data)
-		} else {
-			p = s.c.alloc(data, 0)
+		var a wire.Alloc
+		if !s.decode(d, op, &a) {
+			return
 		}
-		s.enc.U64(uint64(p))
-	case wire.OpRead:
-		p, n := uintptr(d.U64()), int(d.U32())
-		b, ok := safeRead(p, n)
-		s.encOK(ok, b)
-	case wire.OpCString:
-		p, max := uintptr(d.U64()), int(d.U32())
-		b, ok := safeCString(p, max)
-		s.encOK(ok, b)
-	case wire.OpFree:
-		how, p := wire.Allocator(d.U8()), uintptr(d.U64())
-		if how == wire.Xmalloc {
-			s.h.xfreePtr(p)
+		var p uintptr
+		if a.How == wire.Xmalloc {
+			p = s.h.xmalloc(len(a.Data))
+			copy(cbytes(p, len(a.Data)), a.Data)
 		} else {
-			purego.SyscallN(s.c.free, p)
+			p = s.c.alloc(a.Data, 0)
+		}
+		s.encode(&wire.Pointer{Ptr: uint64(p)})
+	case wire.OpRead, wire.OpCString:
+		var r wire.Read
+		if !s.decode(d, op, &r) {
+			return
+		}
+		var m wire.Memory
+		if op == wire.OpCString {
+			m.Data, m.OK = safeCString(uintptr(r.Ptr), int(r.Len))
+		} else {
+			m.Data, m.OK = safeRead(uintptr(r.Ptr), int(r.Len))
+		}
+		s.encode(&m)
+	case wire.OpFree:
+		var f wire.Free
+		if !s.decode(d, op, &f) {
+			return
+		}
+		if f.How == wire.Xmalloc {
+			s.h.xfreePtr(uintptr(f.Ptr))
+		} else {
+			purego.SyscallN(s.c.free, uintptr(f.Ptr))
 		}
 	case wire.OpNewBuf:
-		kind, capacity, data := wire.BufKind(d.U8()), d.U32(), d.Blob()
-		s.enc.U64(uint64(s.newBuf(kind, capacity, data)))
+		var b wire.NewBuf
+		if !s.decode(d, op, &b) {
+			return
+		}
+		s.encode(&wire.Pointer{Ptr: uint64(s.newBuf(b.Kind, b.Capacity, b.Data))})
 	case wire.OpBufData:
-		b := uintptr(d.U64())
+		var req wire.AtAddress
+		if !s.decode(d, op, &req) {
+			return
+		}
+		b := uintptr(req.Ptr)
 		hdr, ok := safeRead(b, profile.BufSize)
 		if !ok {
 			s.fail("buffer %#x is not readable", b)
@@ -350,69 +383,91 @@ func (s *server) handle(d *wire.Decoder) {
 			return uint32(hdr[off]) | uint32(hdr[off+1])<<8 | uint32(hdr[off+2])<<16 | uint32(hdr[off+3])<<24
 		}
 		head := uintptr(le(profile.BufOffHead)) | uintptr(le(profile.BufOffHead+4))<<32
-		size, processed := le(profile.BufOffSize), le(profile.BufOffProcessed)
-		s.enc.U32(le(profile.BufOffMagic))
-		s.enc.U32(size)
-		s.enc.U32(processed)
-		data, _ := safeRead(head, int(min(processed, size)))
-		s.enc.Blob(data)
+		st := wire.BufState{Magic: le(profile.BufOffMagic), Size: le(profile.BufOffSize), Processed: le(profile.BufOffProcessed)}
+		st.Data, _ = safeRead(head, int(min(st.Processed, st.Size)))
+		s.encode(&st)
 	case wire.OpSetOffset:
-		b, off := uintptr(d.U64()), d.U32()
-		*(*uint32)(addr(b + profile.BufOffProcessed)) = off
+		var so wire.SetOffset
+		if !s.decode(d, op, &so) {
+			return
+		}
+		*(*uint32)(addr(uintptr(so.Buf) + profile.BufOffProcessed)) = so.Offset
 	case wire.OpFreeBuf:
-		s.freeBuf(uintptr(d.U64()))
+		var f wire.AtAddress
+		if !s.decode(d, op, &f) {
+			return
+		}
+		s.freeBuf(uintptr(f.Ptr))
 	case wire.OpHeap:
 		inUse, mmapped := s.c.heap()
-		s.enc.U64(inUse)
-		s.enc.U64(mmapped)
+		s.encode(&wire.HeapInUse{Allocated: inUse, Mapped: mmapped})
 	case wire.OpXmallocInfo:
-		p := uintptr(d.U64())
-		hdr, ok := safeRead(p-16, 16)
-		s.enc.U8(b2u(ok))
-		if !ok {
-			hdr = make([]byte, 16)
+		var x wire.AtAddress
+		if !s.decode(d, op, &x) {
+			return
 		}
-		s.enc.U64(leU64(hdr[0:8]))
-		s.enc.U64(leU64(hdr[8:16]))
+		hdr, ok := safeRead(uintptr(x.Ptr)-16, 16)
+		h := wire.XmallocHeader{Readable: ok}
+		if ok {
+			h.Magic, h.Size = leU64(hdr[0:8]), leU64(hdr[8:16])
+		}
+		s.encode(&h)
 	case wire.OpWrite:
-		p, data := uintptr(d.U64()), d.Blob()
-		copy(cbytes(p, len(data)), data)
+		var w wire.Write
+		if !s.decode(d, op, &w) {
+			return
+		}
+		copy(cbytes(uintptr(w.Ptr), len(w.Data)), w.Data)
 	case wire.OpExit:
 		syscall.Exit(0)
 	case wire.OpReload:
 		s.reload()
 	case wire.OpCredCycles:
 		var c wire.CredCycles
-		c.Decode(d)
-		if d.Err() == nil && s.symIndexOK(c.Sign) && s.symIndexOK(c.Verify) {
-			res := s.credCycles(&c)
-			s.signals.restore()
-			res.Encode(&s.enc)
-		} else {
-			s.fail("malformed cred cycles request")
+		if !s.decode(d, op, &c) {
+			return
 		}
+		if !s.symIndexOK(c.Sign) || !s.symIndexOK(c.Verify) {
+			s.fail("cred cycles: sign or verify_sign is not resolved")
+			return
+		}
+		res := s.credCycles(&c)
+		s.signals.restore()
+		s.encode(&res)
 	case wire.OpCred2Cycles:
 		var c wire.Cred2Cycles
-		c.Decode(d)
-		if d.Err() == nil && s.symIndexOK(c.Create) && s.symIndexOK(c.Unpack) && s.symIndexOK(c.Destroy) {
-			res := s.cred2Cycles(&c)
-			s.signals.restore()
-			res.Encode(&s.enc)
-		} else {
-			s.fail("malformed cred2 cycles request")
+		if !s.decode(d, op, &c) {
+			return
 		}
+		if !s.symIndexOK(c.Create) || !s.symIndexOK(c.Unpack) || !s.symIndexOK(c.Destroy) {
+			s.fail("cred2 cycles: create, unpack or destroy is not resolved")
+			return
+		}
+		res := s.cred2Cycles(&c)
+		s.signals.restore()
+		s.encode(&res)
 	case wire.OpAuthCycles:
 		var a wire.AuthCycles
-		a.Decode(d)
-		if d.Err() == nil {
-			res := s.authCycles(&a)
-			s.signals.restore()
-			res.Encode(&s.enc)
+		if !s.decode(d, op, &a) {
+			return
 		}
+		if !s.authCycleResolved(&a) {
+			s.fail("auth cycles: a function of the cycle is not resolved")
+			return
+		}
+		res := s.authCycles(&a)
+		s.signals.restore()
+		s.encode(&res)
 	case wire.OpBench:
-		s.benchRequest(d)
+		var b wire.Bench
+		if s.decode(d, op, &b) {
+			s.benchRequest(&b)
+		}
 	case wire.OpFuzz:
-		s.fuzzRequest(d)
+		var f wire.Fuzz
+		if s.decode(d, op, &f) {
+			s.fuzzRequest(&f)
+		}
 	default:
 		s.fail("unknown request %v", op)
 	}
@@ -421,9 +476,31 @@ func (s *server) handle(d *wire.Decoder) {
 	}
 }
 
-func (s *server) encOK(ok bool, b []byte) {
-	s.enc.U8(b2u(ok))
-	s.enc.Blob(b)
+// authCycleResolved reports whether every function an auth cycle calls
+// is in the table: the ids come from get_ids, or from get_uid and get_gid.
+func (s *server) authCycleResolved(a *wire.AuthCycles) bool {
+	for _, i := range []int16{a.Create, a.Pack, a.Unpack, a.Verify, a.Destroy} {
+		if !s.symIndexOK(i) {
+			return false
+		}
+	}
+	if a.GetIDs >= 0 {
+		return s.symIndexOK(a.GetIDs)
+	}
+	return s.symIndexOK(a.GetUID) && s.symIndexOK(a.GetGID)
+}
+
+func (s *server) encode(m interface{ Encode(*wire.Encoder) }) { m.Encode(&s.enc) }
+
+// decode reads the body of an op request into m. A malformed one is
+// answered as such and never acted on: a short frame reads as zeros, and
+// zero is no pointer to write through.
+func (s *server) decode(d *wire.Decoder, op wire.Op, m wire.Response) bool {
+	if m.Decode(d); d.Err() != nil {
+		s.fail("malformed %v request", op)
+		return false
+	}
+	return true
 }
 
 func b2u(b bool) uint8 {
@@ -496,30 +573,40 @@ func (s *server) freeBuf(b uintptr) {
 // errno cleared before and read after on this (locked) thread, signal
 // dispositions restored, descriptors checked.
 func (s *server) call(d *wire.Decoder) {
-	idx, nargs := int(d.U16()), int(d.U8())
-	if idx >= len(s.syms) || s.syms[idx] == 0 {
-		s.fail("symbol %d is not resolved", idx)
+	c := &s.callReq
+	if c.Decode(d); d.Err() != nil {
+		s.fail("malformed call")
 		return
 	}
-	var args [16]uintptr
+	fn := s.sym(int16(c.Sym))
+	if fn == 0 {
+		s.fail("symbol %d is not resolved", c.Sym)
+		return
+	}
+	var args [wire.MaxCallArgs]uintptr
 	var temps []uintptr
 	type out struct {
 		p uintptr
 		n int
 	}
 	var outs []out
-	for i := 0; i < nargs && i < len(args); i++ {
-		switch wire.ArgKind(d.U8()) {
+	defer func() {
+		for _, p := range temps {
+			purego.SyscallN(s.c.free, p)
+		}
+	}()
+	for i, a := range c.Args {
+		switch a.Kind {
 		case wire.ArgInt:
-			args[i] = uintptr(d.U64())
+			args[i] = uintptr(a.Value)
 		case wire.ArgBytes:
-			args[i] = s.c.alloc(d.Blob(), 0)
+			args[i] = s.c.alloc(a.Data, 0)
 			temps = append(temps, args[i])
 		case wire.ArgCString:
-			args[i] = s.c.alloc(d.Blob(), 1)
+			args[i] = s.c.alloc(a.Data, 1)
 			temps = append(temps, args[i])
 		case wire.ArgGuarded:
-			p, mem := guarded(d.Blob())
+			p, mem := guarded(a.Data)
 			if mem == nil {
 				s.fail("cannot map a guarded argument")
 				return
@@ -527,23 +614,15 @@ func (s *server) call(d *wire.Decoder) {
 			args[i] = p
 			defer syscall.Munmap(mem)
 		case wire.ArgOut:
-			n := int(d.U32())
+			n := int(a.Value)
 			args[i] = s.c.alloc(nil, n)
 			temps = append(temps, args[i])
 			outs = append(outs, out{args[i], n})
-		default:
-			s.fail("bad argument kind")
-			return
 		}
 	}
-	if d.Err() != nil || nargs > len(args) {
-		s.fail("malformed call")
-		return
-	}
-	fn := s.syms[idx]
 	*s.errno = 0
 	start := time.Now()
-	r1, r2, _ := purego.SyscallN(fn, args[:nargs]...)
+	r1, r2, _ := purego.SyscallN(fn, args[:len(c.Args)]...)
 	elapsed := time.Since(start)
 	errno := *s.errno
 	changed := s.signals.restore()
@@ -554,19 +633,14 @@ func (s *server) call(d *wire.Decoder) {
 		wire.WriteFrame(s.out, s.enc.Bytes())
 		syscall.Exit(1)
 	}
-	s.enc.U8(uint8(wire.OK))
-	s.enc.U64(uint64(r1))
-	s.enc.U64(uint64(r2))
-	s.enc.I32(errno)
-	s.enc.U64(changed)
-	s.enc.U64(uint64(elapsed.Nanoseconds()))
-	s.enc.U8(uint8(len(outs)))
+	res := wire.CallResult{Ret: uint64(r1), RDX: uint64(r2), Errno: errno, SignalsChanged: changed,
+		Nanoseconds: uint64(elapsed.Nanoseconds()), Outs: s.callOuts[:0]}
 	for _, o := range outs {
-		s.enc.Blob(cbytes(o.p, o.n))
+		res.Outs = append(res.Outs, cbytes(o.p, o.n))
 	}
-	for _, p := range temps {
-		purego.SyscallN(s.c.free, p)
-	}
+	s.enc.U8(uint8(wire.OK))
+	s.encode(&res)
+	s.callOuts = res.Outs[:0]
 }
 
 // clobbered reports the standard descriptors a call closed; the worker

@@ -1,25 +1,35 @@
-package loader_test
+package fuzz_test
 
 import (
 	"bytes"
 	"context"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/plugincheck/plugincheck/internal/testenv"
 	"github.com/plugincheck/plugincheck/loader"
+	"github.com/plugincheck/plugincheck/loader/fuzz"
 	"github.com/plugincheck/plugincheck/loader/profile"
 )
 
+func TestMain(m *testing.M) {
+	loader.ServeWorkerIfRequested()
+	os.Exit(m.Run())
+}
+
+func ok(t testing.TB, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
 func fuzzSandbox(t *testing.T, path string) *loader.Sandbox {
 	t.Helper()
-	tg, err := loader.Open(path, loader.Options{HostOptions: loader.HostOptions{SlurmLib: realPlugin(t, "22.05", "libslurmfull.so")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sb, err := tg.NewSandbox(loader.SandboxOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	host := testenv.Plugin(t, "22.05", "libslurmfull.so")
+	sb, err := loader.OpenSandbox(path, loader.Options{HostOptions: loader.HostOptions{SlurmLib: host}}, loader.SandboxOptions{})
+	ok(t, "sandbox", err)
 	t.Cleanup(func() { sb.Close() })
 	return sb
 }
@@ -28,7 +38,7 @@ func fuzzSandbox(t *testing.T, path string) *loader.Sandbox {
 // length field says. A batch of mutations of its own credentials finds the
 // over-read at the guard page; the input reproduces alone and minimizes.
 func TestFuzzFindsOverRead(t *testing.T) {
-	sb := fuzzSandbox(t, fixture(t, "auth_bad_unpack.so"))
+	sb := fuzzSandbox(t, testenv.Fixture(t, "auth_bad_unpack.so"))
 	ctx := context.Background()
 	cfg := loader.FuzzConfig{Timeout: time.Second}
 	seeds, err := sb.FuzzSeeds(ctx, cfg, loader.FuzzUnpack)
@@ -61,13 +71,13 @@ func TestFuzzFindsOverRead(t *testing.T) {
 	if !fail.Same(got) {
 		t.Fatalf("reproduced as %v", got)
 	}
-	small, tries, err := sb.Minimize(ctx, cfg, fail, 300)
+	small, tries, err := fuzz.Minimize(ctx, sb, cfg, fail, 300)
 	ok(t, "minimize", err)
 	if tries == 0 || len(small.Input.Data) >= len(fail.Input.Data) || !fail.Same(small) {
 		t.Fatalf("minimized %d → %d bytes in %d tries: %v", len(fail.Input.Data), len(small.Input.Data), tries, small)
 	}
 	// The good build of the same source survives the minimized input.
-	good := fuzzSandbox(t, fixture(t, "auth_good_2205.so"))
+	good := fuzzSandbox(t, testenv.Fixture(t, "auth_good_2205.so"))
 	if got, err := good.Reproduce(ctx, cfg, small.Input, fail.Kind); err != nil || got != nil {
 		t.Fatalf("auth_good_2205 on the reproducer: %v, %v", got, err)
 	}
@@ -78,12 +88,12 @@ func TestFuzzFindsOverRead(t *testing.T) {
 // auth_none.
 func TestFuzzRealPluginsSurvive(t *testing.T) {
 	for _, name := range []string{"auth_none.so"} {
-		sb := fuzzSandbox(t, realPlugin(t, "22.05", name))
+		sb := fuzzSandbox(t, testenv.Plugin(t, "22.05", name))
 		ctx := context.Background()
 		cfg := loader.FuzzConfig{}
 		seeds, err := sb.FuzzSeeds(ctx, cfg, loader.FuzzUnpack)
 		ok(t, "seeds", err)
-		seeds = append(seeds, loader.StructuredSeeds(seeds)...)
+		seeds = append(seeds, fuzz.StructuredSeeds(seeds)...)
 		fw, err := sb.NewFuzzWorker(ctx, cfg)
 		ok(t, "worker", err)
 		defer fw.Close()
@@ -107,7 +117,7 @@ func TestFuzzRealPluginsSurvive(t *testing.T) {
 func TestStructuredSeeds(t *testing.T) {
 	// uid 1000, gid 1001, packstr("vm")
 	valid := []byte{0, 0, 3, 0xe8, 0, 0, 3, 0xe9, 0, 0, 0, 3, 'v', 'm', 0}
-	out := loader.StructuredSeeds([]loader.FuzzInput{{Target: loader.FuzzUnpack, Protocol: 0x2600, Data: valid}})
+	out := fuzz.StructuredSeeds([]loader.FuzzInput{{Target: loader.FuzzUnpack, Protocol: 0x2600, Data: valid}})
 	want := [][]byte{
 		{0, 0, 3, 0xe9, 0, 0, 0, 3, 'v', 'm', 0},                            // uid dropped
 		{0xff, 0xff, 0xff, 0xff, 0, 0, 3, 0xe9, 0, 0, 0, 3, 'v', 'm', 0},    // uid -1
@@ -128,10 +138,39 @@ func TestStructuredSeeds(t *testing.T) {
 			t.Errorf("no seed % x", w)
 		}
 	}
-	sig := loader.StructuredSeeds([]loader.FuzzInput{{Target: loader.FuzzVerifySign, Data: loader.SignedInput([]byte("buf"), []byte{0, 0, 0, 1, 'x'})}})
+	sig := fuzz.StructuredSeeds([]loader.FuzzInput{{Target: loader.FuzzVerifySign, Data: loader.SignedInput([]byte("buf"), []byte{0, 0, 0, 1, 'x'})}})
 	for _, s := range sig {
 		if b, _ := loader.SplitSigned(s.Data); string(b) != "buf" {
 			t.Fatalf("verify_sign seed changed the signed buffer: %q", b)
+		}
+	}
+}
+
+// TestFuzzSbcastUnpackInTheHostsForm: sbcast_p_unpack is fed in the form
+// the host library calls it (four arguments in both Debian roots: 24.11.5
+// by a backport), and a real plugin survives it.
+func TestFuzzSbcastUnpackInTheHostsForm(t *testing.T) {
+	for _, release := range []string{"24.11", "26.05"} {
+		tg, err := loader.Open(testenv.Plugin(t, release, "cred_none.so"), loader.Options{})
+		ok(t, "open", err)
+		args := len(tg.Profile.Func(profile.OpSbcastUnpack).Params)
+		if tg.Forms.SbcastUnpackArgs != 0 && tg.Forms.SbcastUnpackArgs != args {
+			t.Fatalf("%s: the host passes %d arguments, the profile says %d", release, tg.Forms.SbcastUnpackArgs, args)
+		}
+		sb, err := tg.NewSandbox(loader.SandboxOptions{})
+		ok(t, "sandbox", err)
+		t.Cleanup(func() { sb.Close() })
+		fw, err := sb.NewFuzzWorker(context.Background(), loader.FuzzConfig{})
+		ok(t, "worker", err)
+		pv := tg.Series.Protocol
+		b, fail, err := fw.Batch(loader.FuzzSbcastUnpack, 1, 20000, fuzz.GenericSeeds(loader.FuzzSbcastUnpack, pv), []uint16{pv, 0})
+		fw.Close()
+		ok(t, "batch", err)
+		if fail != nil {
+			t.Fatalf("%s (%d arguments): %v on %x", release, args, fail, fail.Input.Data)
+		}
+		if b.Execs < 20000 {
+			t.Errorf("%s: %d executions of 20000", release, b.Execs)
 		}
 	}
 }

@@ -1,0 +1,72 @@
+package fuzz_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/plugincheck/plugincheck/internal/testenv"
+	"github.com/plugincheck/plugincheck/loader"
+	"github.com/plugincheck/plugincheck/loader/fuzz"
+)
+
+// TestCampaignFindsTheOverRead runs a short campaign on auth_bad_unpack
+// without the command line: the over-read is found, reported once as it is
+// saved, confirmed alone, minimized, and saved with its record; the jobs go
+// on after each crash with their spare workers.
+func TestCampaignFindsTheOverRead(t *testing.T) {
+	sb := fuzzSandbox(t, testenv.Fixture(t, "auth_bad_unpack.so"))
+	dir := t.TempDir()
+	var found []fuzz.Record
+	c := fuzz.New(fuzz.Options{Sandbox: sb, Worker: loader.FuzzConfig{Timeout: time.Second}, Duration: 2 * time.Second, Jobs: 2,
+		Seed: 1, MinimizeTries: 100, Crashers: filepath.Join(dir, "crashers"), Corpus: filepath.Join(dir, "corpus"),
+		Found: func(r fuzz.Record) { found = append(found, r) }})
+	rep, err := c.Run(context.Background())
+	ok(t, "campaign", err)
+	if len(rep.Unique) != 1 || len(found) != 1 || rep.Failures < 2 || rep.Execs == 0 || rep.Seed != 1 || c.Lost() != nil {
+		t.Fatalf("report %+v, found %d", rep, len(found))
+	}
+	u := rep.Unique[0]
+	if u.Kind != loader.FailCrash || u.Signal != "SIGSEGV" || u.Function != "auth_p_unpack" || !u.Reproducible || u.Target != loader.FuzzUnpack {
+		t.Fatalf("failure %+v", u)
+	}
+	if u.Size >= u.OriginalSize || u.MinimizeTries == 0 || found[0].File != u.File {
+		t.Errorf("not minimized, or reported other than saved: %+v", u)
+	}
+	data, err := os.ReadFile(u.File)
+	ok(t, "reproducer", err)
+	var rec fuzz.Record
+	side, err := os.ReadFile(u.File + ".json")
+	ok(t, "record", err)
+	ok(t, "record", json.Unmarshal(side, &rec))
+	if len(data) != u.Size || rec.Key() != u.Key() {
+		t.Errorf("saved %d bytes, record %+v", len(data), rec)
+	}
+	// Every crash ended a worker, and a spare took its place.
+	if rep.WorkersStarted < rep.Failures {
+		t.Errorf("%d workers for %d failures", rep.WorkersStarted, rep.Failures)
+	}
+	if p := c.Progress(); p.Execs != rep.Execs || p.Unique != 1 {
+		t.Errorf("progress %+v after the run, report %d execs", p, rep.Execs)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "corpus")); err != nil || !st.IsDir() {
+		t.Errorf("corpus directory: %v", err)
+	}
+}
+
+// TestCampaignEndsWithItsContext: an ended context stops the jobs and
+// leaves a report of what ran, no error.
+func TestCampaignEndsWithItsContext(t *testing.T) {
+	sb := fuzzSandbox(t, testenv.Plugin(t, "22.05", "auth_none.so"))
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	c := fuzz.New(fuzz.Options{Sandbox: sb, Duration: time.Hour, Crashers: t.TempDir()})
+	rep, err := c.Run(ctx)
+	ok(t, "campaign", err)
+	if rep.DurationS > 30 || rep.Execs == 0 || len(rep.Unique) != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+}
