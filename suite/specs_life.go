@@ -146,6 +146,7 @@ func init() {
 			l.use()
 		}})
 	register(Spec{Clause: "LIFE-BADCONF", Level: Should, Kinds: bothKind, Area: Lifecycle,
+		Long: "a sandbox and a worker for each broken configuration",
 		Text: "with a broken AuthInfo, key file, or environment variable naming a file, init() or the first use fails cleanly",
 		Body: func(c *Ctx) { c.badConf() }})
 }

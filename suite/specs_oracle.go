@@ -27,6 +27,7 @@ var oracleShrinkBudget = contract.Budget{Runs: 400, Time: 3 * time.Minute}
 
 func init() {
 	register(Spec{Clause: "ORACLE-MODEL", Level: Must, Kinds: auth, Area: Oracle,
+		Long: "hundreds of random sequences, shrunk in fresh workers when one fails",
 		Text: "seeded random sequences of create, pack, unpack, tamper, verify, get and destroy give the outcomes the contract model predicts",
 		Body: func(c *Ctx) { c.oracleModel() }})
 	register(Spec{Clause: "ORACLE-MUNGE", Level: Must, Kinds: auth, Area: Oracle,
