@@ -40,6 +40,7 @@ var shrunk = regexp.MustCompile(`a sequence of (\d+) steps, shrunk to (\d+) in (
 // and shrinks it to at most six steps whatever the seed; the same seed
 // gives the same sequence.
 func TestOracleModelShrinksBadOrder(t *testing.T) {
+	t.Parallel()
 	lib := testenv.Plugin(t, "22.05", "libslurmfull.so")
 	plugin := testenv.Fixture(t, "auth_bad_order.so")
 	var first string
@@ -71,6 +72,7 @@ func TestOracleModelShrinksBadOrder(t *testing.T) {
 // (AUTH-WIRE decodes the credential with the private munged's key), and
 // without the key ORACLE-MUNGE is not tested.
 func TestOracleRealMunge(t *testing.T) {
+	t.Parallel()
 	for _, plugin := range []string{"auth_munge.so", "cred_munge.so"} {
 		path := testenv.Plugin(t, "22.05", plugin)
 		s := runOracle(t, suite.Config{Plugin: path, AuthTTL: 1}, "ORACLE-MODEL || ORACLE-MUNGE || AUTH-WIRE")
