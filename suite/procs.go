@@ -70,6 +70,7 @@ const childGrace = 10 * time.Second
 type childSetup struct {
 	Config   Config
 	AuthInfo string
+	MungeKey []byte
 	Keys     childKeys
 	Suite    types.SuiteConfig
 	Reporter types.ReporterConfig
@@ -128,7 +129,7 @@ func (rs *runState) runInProcesses(opts RunOptions, procs int) error {
 
 	p := newProgress(opts.Progress, len(jobs))
 	q := &jobQueue{jobs: jobs}
-	setup, err := json.Marshal(childSetup{Config: *rs.cfg, AuthInfo: rs.authInfo, Keys: rs.keys.forChild(),
+	setup, err := json.Marshal(childSetup{Config: *rs.cfg, AuthInfo: rs.authInfo, MungeKey: rs.mungeKey, Keys: rs.keys.forChild(),
 		Suite: suiteCfg, Reporter: repCfg})
 	if err != nil {
 		return err
@@ -529,7 +530,8 @@ func serveSpecs() {
 }
 
 // childRun is the parent's runState in a child: the same plugin, host,
-// munged and key files, and a sandbox of its own.
+// munged (its socket and key) and key files, and a sandbox of its own.
+// Every field of runState a spec reads must come across here.
 func childRun(setup *childSetup) (*runState, error) {
 	cfg := &setup.Config
 	t, err := loader.Open(cfg.Plugin, cfg.Loader)
@@ -537,7 +539,7 @@ func childRun(setup *childSetup) (*runState, error) {
 		return nil, err
 	}
 	k := setup.Keys
-	rs := &runState{cfg: cfg, target: t, authInfo: setup.AuthInfo,
+	rs := &runState{cfg: cfg, target: t, authInfo: setup.AuthInfo, mungeKey: setup.MungeKey,
 		keys: &keyFiles{private: k.Private, public: k.Public, missing: k.Missing, unreadable: k.Unreadable,
 			empty: k.Empty, corrupt: k.Corrupt, generated: k.Generated, forget: func() {}}}
 	if rs.sandbox, err = t.NewSandbox(rs.sandboxOptions()); err != nil {

@@ -1,19 +1,31 @@
 package suite_test
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/plugincheck/plugincheck/internal/testenv"
+	"github.com/plugincheck/plugincheck/suite"
+)
 
 // TestProcsSameResults: the self-validation matrix gives the same results
 // with the specs spread over processes (the default) as one after another
 // in one process (--procs 1): every clause's and every spec's result and
-// reason, the counts and the verdict. The fixtures are an auth plugin whose
-// defect only the seeded ORACLE-MODEL finds (so the seed must reach the
-// spec's process) and a cred plugin that warns.
+// reason, the counts and the verdict. The plugins are a fixture whose
+// defect only the seeded ORACLE-MODEL finds (the seed must reach the
+// spec's process), a cred fixture that warns, and Debian's 22.05
+// auth/munge, whose oracle specs need the key of the run's munged.
 func TestProcsSameResults(t *testing.T) {
 	t.Parallel()
-	names := []string{"auth_bad_order.so", "cred_bad_replay.so"}
+	names := []string{"auth_bad_order.so", "cred_bad_replay.so", "22.05/auth_munge.so"}
 	var spread, serial []*pendingRun
 	for _, name := range names {
-		cfg := fixtureConfig(t, name)
+		var cfg suite.Config
+		if series, plugin, real := strings.Cut(name, "/"); real {
+			cfg = suite.Config{Plugin: testenv.Plugin(t, series, plugin), AuthTTL: 1}
+		} else {
+			cfg = fixtureConfig(t, name)
+		}
 		cfg.Seed = 18
 		one := quiet
 		one.Procs = 1

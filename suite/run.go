@@ -37,6 +37,10 @@ type runState struct {
 	target   *loader.Target
 	sandbox  *loader.Sandbox
 	munged   *munged.Daemon
+	// mungeKey is the key of the munged the run started, which the oracle
+	// specs decode credentials with; nil when the run uses one it did not
+	// start, or none.
+	mungeKey []byte
 	authInfo string
 	// keys holds the cred key files the suite made (good and bad ones).
 	keys *keyFiles
@@ -107,6 +111,9 @@ func prepare(cfg *Config) (*runState, error) {
 	rs := &runState{cfg: cfg, target: t}
 	if rs.munged, _, rs.authInfo, err = StartMunge(cfg, t); err != nil {
 		return nil, err
+	}
+	if rs.munged != nil {
+		rs.mungeKey = rs.munged.Key
 	}
 	// Key files (the cred key pair, and broken ones for LIFE-BADCONF).
 	if rs.keys, err = makeKeyFiles(cfg, rs); err != nil {

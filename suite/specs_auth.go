@@ -625,9 +625,9 @@ func (c *Ctx) builtinWire() {
 		want.Payload = nil
 	}
 	var key *munge.Key
-	if c.run.munged != nil {
+	if c.run.mungeKey != nil {
 		var err error
-		key, err = munge.NewKey(c.run.munged.Key)
+		key, err = munge.NewKey(c.run.mungeKey)
 		Expect(err).NotTo(HaveOccurred())
 	}
 	body := k.pack(k.create(data))

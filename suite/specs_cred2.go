@@ -452,10 +452,10 @@ func (c *Ctx) cred2Expiry() {
 			float64(ttl)+1.5, ttl)
 		return
 	}
-	if c.Target().Plugin.Minor() != "munge" || c.run.munged == nil {
+	if c.Target().Plugin.Minor() != "munge" || c.run.mungeKey == nil {
 		c.NotTested("the job credential's lifetime needs a short TTL in the setup (--auth-ttl N), or cred/munge with --munged auto")
 	}
-	key, err := munge.NewKey(c.run.munged.Key)
+	key, err := munge.NewKey(c.run.mungeKey)
 	Expect(err).NotTo(HaveOccurred())
 	v := k.create(k.jobArg(23), true)
 	start, _, ok := trailingSig(v.Buffer)

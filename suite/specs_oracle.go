@@ -247,10 +247,10 @@ func (c *Ctx) mungeKey() *munge.Key {
 	if p.Kind() == profile.Cred {
 		c.Need(profile.OpSign, profile.OpVerifySign)
 	}
-	if c.run.munged == nil {
+	if c.run.mungeKey == nil {
 		c.NotTested("the munge key is unknown: the run uses a running munged (--munged SOCKET); --munged auto starts one whose key the suite knows")
 	}
-	key, err := munge.NewKey(c.run.munged.Key)
+	key, err := munge.NewKey(c.run.mungeKey)
 	Expect(err).NotTo(HaveOccurred())
 	return key
 }
