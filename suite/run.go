@@ -33,10 +33,10 @@ func ServeWorkerIfRequested() {
 
 // runState is what one run's specs share.
 type runState struct {
-	cfg      *Config
-	target   *loader.Target
-	sandbox  *loader.Sandbox
-	munged   *munged.Daemon
+	cfg     *Config
+	target  *loader.Target
+	sandbox *loader.Sandbox
+	munged  *munged.Daemon
 	// mungeKey is the key of the munged the run started, which the oracle
 	// specs decode credentials with; nil when the run uses one it did not
 	// start, or none.
