@@ -270,6 +270,12 @@ func checkSelection(opts RunOptions) error {
 			}
 		}
 	}
+	if os.Getenv(specServerEnv) != "" {
+		// A spec process that did not serve: its main or TestMain does not
+		// call ServeWorkerIfRequested first, and would start spec
+		// processes of its own without end.
+		return &loader.InputError{Msg: "a spec process ran the suite itself", Hint: "call suite.ServeWorkerIfRequested first in main and TestMain"}
+	}
 	if opts.Procs < 0 {
 		return &loader.InputError{Msg: fmt.Sprintf("bad --procs %d: give 1 or more", opts.Procs)}
 	}
