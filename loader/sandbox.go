@@ -141,6 +141,11 @@ func checkTempDir(uid, gid int) error {
 	return nil
 }
 
+// Binary is the program workers run: this binary, or the sandbox's copy of
+// it when the workers' uid cannot reach the original. Processes that start
+// workers of their own can run it too, and need no copy then.
+func (s *Sandbox) Binary() string { return s.binary }
+
 // Close removes the sandbox directory.
 func (s *Sandbox) Close() error {
 	err := os.RemoveAll(s.Dir)

@@ -140,7 +140,7 @@ func (rs *runState) runInProcesses(opts RunOptions, procs int) error {
 	var firstErr error
 	var errMu sync.Mutex
 	for range n {
-		c, err := startChild(setup)
+		c, err := startChild(rs.sandbox.Binary(), setup)
 		if err != nil {
 			errMu.Lock()
 			if firstErr == nil {
@@ -355,11 +355,11 @@ type child struct {
 // process group of its own, as certify's child run is: a terminal's ^C
 // reaches the parent, which passes it on (cleanup.PassOn); the child gets
 // SIGTERM if the parent dies without doing so.
-func startChild(setup []byte) (*child, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("locate own binary: %w", err)
-	}
+//
+// exe is the binary the run's workers start from, this one or the
+// sandbox's copy of it: there the child's own workers can start from it
+// too, and the child's sandbox needs no copy of its own.
+func startChild(exe string, setup []byte) (*child, error) {
 	reqR, reqW, err := os.Pipe()
 	if err != nil {
 		return nil, err
