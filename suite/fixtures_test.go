@@ -210,6 +210,7 @@ func TestBrokenFixtures(t *testing.T) {
 			} else {
 				caught[d.clause] = true
 			}
+			logFindings(t, s)
 			got = append(got, findings(name, s)...)
 		})
 	}

@@ -121,7 +121,9 @@ func TestRealAuthPlugins(t *testing.T) {
 	var got []string
 	for i, name := range names {
 		t.Run(name, func(t *testing.T) {
-			got = append(got, findings(name, runs[i].wait(t))...)
+			s := runs[i].wait(t)
+			logFindings(t, s)
+			got = append(got, findings(name, s)...)
 		})
 	}
 	if len(names) < 14 {
@@ -151,7 +153,9 @@ func TestRealCredPlugins(t *testing.T) {
 	for i, name := range names {
 		t.Run(name, func(t *testing.T) {
 			testenv.Need(t, "plugin", paths[i])
-			got = append(got, findings(name, runs[i].wait(t))...)
+			s := runs[i].wait(t)
+			logFindings(t, s)
+			got = append(got, findings(name, s)...)
 		})
 	}
 	compareFindings(t, "real-plugins.txt", names, got)
