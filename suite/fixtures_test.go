@@ -155,9 +155,9 @@ func goodFixtures() []string {
 // does not apply to its generation, or is a MAY the suite cannot run), with
 // no warnings, and exits 0.
 func TestGoodFixtures(t *testing.T) {
-	t.Parallel()
 	names := goodFixtures()
 	runs := startFixtures(t, names)
+	t.Parallel() // the runs are queued already: see startRun
 	for i, name := range names {
 		t.Run(name, func(t *testing.T) {
 			s := runs[i].wait(t)
@@ -181,13 +181,13 @@ func TestGoodFixtures(t *testing.T) {
 // fixture runs once, all its clauses in that one run, several fixtures at
 // a time.
 func TestBrokenFixtures(t *testing.T) {
-	t.Parallel()
 	defects := readDefects(t)
 	var files []string
 	for _, d := range defects {
 		files = append(files, d.fixture)
 	}
 	runs := startFixtures(t, files)
+	t.Parallel()
 	caught := map[string]bool{}
 	var names, got []string
 	for i, d := range defects {

@@ -40,7 +40,6 @@ var shrunk = regexp.MustCompile(`a sequence of (\d+) steps, shrunk to (\d+) in (
 // and shrinks it to at most six steps whatever the seed; the same seed
 // gives the same sequence.
 func TestOracleModelShrinksBadOrder(t *testing.T) {
-	t.Parallel()
 	lib := testenv.Plugin(t, "22.05", "libslurmfull.so")
 	plugin := testenv.Fixture(t, "auth_bad_order.so")
 	seeds := []int64{1, 2, 3, 1}
@@ -50,6 +49,7 @@ func TestOracleModelShrinksBadOrder(t *testing.T) {
 			Loader: loader.Options{HostOptions: loader.HostOptions{SlurmLib: lib}}},
 			suite.RunOptions{LabelFilter: "ORACLE-MODEL", NoColor: true, Quiet: true}))
 	}
+	t.Parallel()
 	var first string
 	for i, seed := range seeds {
 		c := clause(t, runs[i].wait(t), "ORACLE-MODEL")

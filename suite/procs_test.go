@@ -16,7 +16,6 @@ import (
 // spec's process), a cred fixture that warns, and Debian's 22.05
 // auth/munge, whose oracle specs need the key of the run's munged.
 func TestProcsSameResults(t *testing.T) {
-	t.Parallel()
 	names := []string{"auth_bad_order.so", "cred_bad_replay.so", "22.05/auth_munge.so"}
 	var spread, serial []*pendingRun
 	for _, name := range names {
@@ -32,6 +31,7 @@ func TestProcsSameResults(t *testing.T) {
 		spread = append(spread, startRun(cfg, quiet))
 		serial = append(serial, startRun(cfg, one))
 	}
+	t.Parallel()
 	for i, name := range names {
 		t.Run(name, func(t *testing.T) {
 			a, b := serial[i].wait(t), spread[i].wait(t)

@@ -103,7 +103,6 @@ func realAuthSetup(t *testing.T, plugin string, cfg *suite.Config) {
 // finding is explained, and checked against the plugin's source, in
 // docs/real-plugins.md.
 func TestRealAuthPlugins(t *testing.T) {
-	t.Parallel()
 	var names []string
 	var runs []*pendingRun
 	for _, rel := range testenv.Releases(t) {
@@ -118,6 +117,7 @@ func TestRealAuthPlugins(t *testing.T) {
 			runs = append(runs, startRun(cfg, quiet))
 		}
 	}
+	t.Parallel()
 	var got []string
 	for i, name := range names {
 		t.Run(name, func(t *testing.T) {
@@ -135,7 +135,6 @@ func TestRealAuthPlugins(t *testing.T) {
 // TestRealCredPlugins pins what the suite finds in Debian's cred plugins
 // (key API up to 23.02, CRED2 from 23.11), in the same file.
 func TestRealCredPlugins(t *testing.T) {
-	t.Parallel()
 	var names, paths []string
 	var runs []*pendingRun
 	for _, rel := range testenv.Releases(t) {
@@ -149,6 +148,7 @@ func TestRealCredPlugins(t *testing.T) {
 			runs = append(runs, run)
 		}
 	}
+	t.Parallel()
 	var got []string
 	for i, name := range names {
 		t.Run(name, func(t *testing.T) {

@@ -41,6 +41,9 @@ func (r *pendingRun) Write(p []byte) (int, error) {
 // startRun starts a run once a slot is free. Call it on the test's
 // goroutine with everything the run needs already set up (a run cannot
 // call t.Fatal), then wait for its result in the subtest that checks it.
+// The table tests queue their runs before they call t.Parallel: go test
+// lets only GOMAXPROCS parallel tests go on at once, and runs queued by a
+// test still waiting for its turn keep the slots busy meanwhile.
 func startRun(cfg suite.Config, opts suite.RunOptions) *pendingRun {
 	r := &pendingRun{done: make(chan struct{})}
 	opts.Output = r
