@@ -101,8 +101,7 @@ type job struct {
 
 // runInProcesses runs the run's specs in up to procs child processes and
 // leaves the merged report in rs.report.
-func (rs *runState) runInProcesses(opts RunOptions, procs int) error {
-	suiteCfg, repCfg := rs.ginkgoConfig(opts)
+func (rs *runState) runInProcesses(suiteCfg types.SuiteConfig, repCfg types.ReporterConfig, opts RunOptions, procs int) error {
 	plan := rs.plan(suiteCfg, repCfg)
 	jobs, err := planJobs(plan)
 	if err != nil {

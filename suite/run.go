@@ -235,7 +235,8 @@ func Run(cfg Config, opts RunOptions) (*Summary, error) {
 		fmt.Fprintln(os.Stderr, "plugincheck: "+n)
 	}
 	if procs := opts.procs(); procs > 1 {
-		if err := rs.runInProcesses(opts, procs); err != nil {
+		suiteCfg, repCfg := rs.ginkgoConfig(opts)
+		if err := rs.runInProcesses(suiteCfg, repCfg, opts, procs); err != nil {
 			return nil, err
 		}
 	} else {
@@ -313,11 +314,10 @@ func (rs *runState) suiteName() string { return "plugincheck " + rs.target.Plugi
 
 // Test runs the suite from a plugin author's `go test`: it fails t when the
 // plugin is not conformant. Ginkgo's -ginkgo.* flags select specs as usual.
-// The test binary's TestMain must call ServeWorkerIfRequested first.
+// The specs run DefaultProcs at a time, each batch in a process of the
+// test binary, so its TestMain must call ServeWorkerIfRequested first.
 func Test(t *testing.T, cfg Config) *Summary {
 	t.Helper()
-	runMu.Lock()
-	defer runMu.Unlock()
 	rs, err := prepare(&cfg)
 	if err != nil {
 		t.Fatalf("plugincheck: %v", err)
@@ -326,11 +326,13 @@ func Test(t *testing.T, cfg Config) *Summary {
 	for _, n := range rs.keyNotices {
 		t.Log("plugincheck: " + n)
 	}
-	globals.Reset()
-	RegisterFailHandler(Fail)
-	buildTree(rs, nil)
 	suiteCfg, repCfg := userGinkgoConfiguration()
-	RunSpecs(t, rs.suiteName(), suiteCfg, repCfg)
+	if err := rs.runInProcesses(suiteCfg, repCfg, RunOptions{}, DefaultProcs()); err != nil {
+		t.Fatalf("plugincheck: %v", err)
+	}
+	if !rs.report.SuiteSucceeded {
+		t.Fail() // as RunSpecs(t, …) would
+	}
 	sum := summarize(rs)
 	if !sum.Conformant {
 		t.Errorf("plugincheck: %s", sum.Verdict)
