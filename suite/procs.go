@@ -423,7 +423,6 @@ func (c *child) serve(q *jobQueue, p *progress, ended func(job, types.SpecReport
 		if err == nil {
 			err = c.dec.Decode(&reply)
 		}
-		p.end()
 		if j.spec.Alone != "" {
 			q.gate.Unlock()
 		} else {

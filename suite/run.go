@@ -191,7 +191,6 @@ func registerSpec(rs *runState, s *Spec, p *progress) {
 				Skip(notRunInterrupted)
 			}
 			p.begin(s.Clause, s.Text)
-			defer p.end()
 			runSpec(rs, s)
 		})
 	})
