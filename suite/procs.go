@@ -136,16 +136,13 @@ func (rs *runState) runInProcesses(suiteCfg types.SuiteConfig, repCfg types.Repo
 	setup = append(setup, '\n')
 	n := min(procs, len(jobs))
 	var wg sync.WaitGroup
-	var firstErr error
-	var errMu sync.Mutex
+	var firstErr error // of a child that did not start
 	for range n {
 		c, err := startChild(rs.sandbox.Binary(), setup)
 		if err != nil {
-			errMu.Lock()
 			if firstErr == nil {
 				firstErr = err
 			}
-			errMu.Unlock()
 			continue
 		}
 		wg.Add(1)
@@ -165,8 +162,12 @@ func (rs *runState) runInProcesses(suiteCfg types.SuiteConfig, repCfg types.Repo
 			r.State, r.Failure = types.SpecStateSkipped, types.Failure{Message: notRunInterrupted, Location: r.LeafNodeLocation}
 		} else {
 			why := j.why
-			if firstErr != nil {
+			switch {
+			case why != "":
+			case firstErr != nil:
 				why = firstErr.Error()
+			default:
+				why = "no spec process was left to run it"
 			}
 			r.State, r.Failure = types.SpecStateFailed, types.Failure{Message: "not run: " + why, Location: r.LeafNodeLocation,
 				FailureNodeType: types.NodeTypeIt, FailureNodeLocation: r.LeafNodeLocation}
@@ -247,7 +248,8 @@ type jobQueue struct {
 	gate sync.RWMutex
 }
 
-// pendingJob is a job whose report did not come back, and why.
+// pendingJob is a job whose report did not come back, and why ("" when
+// no child took it).
 type pendingJob struct {
 	job
 	why string
@@ -290,11 +292,7 @@ func (q *jobQueue) left() []pendingJob {
 	var out []pendingJob
 	for _, j := range q.jobs {
 		if !q.ran[j.slot] {
-			why := q.why[j.slot]
-			if why == "" {
-				why = "no process was left to run it"
-			}
-			out = append(out, pendingJob{job: j, why: why})
+			out = append(out, pendingJob{job: j, why: q.why[j.slot]})
 		}
 	}
 	return out
