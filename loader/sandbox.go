@@ -156,6 +156,11 @@ func checkTempDir(uid, gid int) error {
 	return nil
 }
 
+// Binary is the program workers run: this binary, or the sandbox's copy of
+// it when the workers' uid cannot reach the original. Processes that start
+// workers of their own can run it too, and need no copy then.
+func (s *Sandbox) Binary() string { return s.binary }
+
 // Close removes the sandbox directory.
 func (s *Sandbox) Close() error {
 	err := os.RemoveAll(s.Dir)
@@ -174,7 +179,7 @@ func (s *Sandbox) stage() error {
 		return fmt.Errorf("locate own binary: %w", err)
 	}
 	t := s.Target
-	if s.binary, err = s.reach(exe, "bin"); err != nil {
+	if s.binary, err = s.reachBinary(exe); err != nil {
 		return err
 	}
 	if s.hostLib, err = s.reach(t.Host.Lib.Path, "host"); err != nil {
@@ -296,6 +301,27 @@ func (s *Sandbox) reach(path, sub string) (string, error) {
 		return abs, nil
 	}
 	return copyInto(abs, filepath.Join(s.Dir, sub))
+}
+
+// reachBinary is reach for this program: a hard link in the sandbox when
+// the workers' uid may run the file and only a directory on the way bars
+// it (a test binary in Go's private build directory), which costs no copy
+// of tens of megabytes per sandbox, and no window in which the copy is
+// open for writing while another goroutine forks (exec would fail with
+// ETXTBSY). A copy otherwise.
+func (s *Sandbox) reachBinary(exe string) (string, error) {
+	abs, err := filepath.Abs(exe)
+	if err != nil || s.reachable(abs) {
+		return abs, err
+	}
+	if st, err := os.Stat(abs); err == nil && st.Mode().Perm()&0o005 == 0o005 {
+		dir := filepath.Join(s.Dir, "bin")
+		link := filepath.Join(dir, filepath.Base(abs))
+		if os.MkdirAll(dir, 0o755) == nil && os.Link(abs, link) == nil {
+			return link, nil
+		}
+	}
+	return copyInto(abs, filepath.Join(s.Dir, "bin"))
 }
 
 // reachable reports whether the worker's uid can traverse to and read path.

@@ -140,7 +140,8 @@ func (s *Sandbox) start(ctx context.Context, daemon string, keyAccess bool) (*Wo
 		syms: map[string]int{}, stdout: newTail(64 << 10), stderr: newTail(64 << 10),
 		exited: make(chan struct{}), timeout: s.opts.CallTimeout,
 	}
-	err = cmd.Start()
+	cmd, err = startRetrying(cmd)
+	w.cmd = cmd
 	reqR.Close()
 	respW.Close()
 	outW.Close()
@@ -616,4 +617,21 @@ func (w *Worker) HeapInUse() (uint64, error) {
 	var h wire.HeapInUse
 	err := w.exchange("heap", wire.Bare(wire.OpHeap), &h)
 	return h.Allocated + h.Mapped, err
+}
+
+// startRetrying starts cmd, again while exec says the binary is busy: a
+// copy the sandbox has just written stays open for writing in any child
+// another goroutine forked meanwhile, until that child execs (runs and
+// their spec processes start workers at the same time). It returns the
+// command that started.
+func startRetrying(cmd *exec.Cmd) (*exec.Cmd, error) {
+	for delay := time.Millisecond; ; delay *= 2 {
+		err := cmd.Start()
+		if !errors.Is(err, syscall.ETXTBSY) || delay > time.Second {
+			return cmd, err
+		}
+		time.Sleep(delay)
+		cmd = &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Env: cmd.Env, Dir: cmd.Dir, Stdin: cmd.Stdin, Stdout: cmd.Stdout,
+			Stderr: cmd.Stderr, ExtraFiles: cmd.ExtraFiles, SysProcAttr: cmd.SysProcAttr}
+	}
 }

@@ -68,6 +68,13 @@ type RunOptions struct {
 	// Progress, when set, gets a live line per spec on a terminal, or a
 	// plain line per spec otherwise.
 	Progress io.Writer
+	// Procs is how many specs run at once, each batch in a child process
+	// of its own; 0 is DefaultProcs, 1 runs them one after another in this
+	// process.
+	Procs int
+	// Output gets Ginkgo's report of a run in several processes (default:
+	// standard output); a run in one process writes to standard output.
+	Output io.Writer
 }
 
 // SessionOptions are the loader's options for this configuration: how the

@@ -12,6 +12,7 @@ import (
 // TestErrnosDescribed: an errno in a finding is given with its name and
 // the host's own description, not as a bare number.
 func TestErrnosDescribed(t *testing.T) {
+	t.Parallel()
 	cfg := suite.Config{
 		Plugin: testenv.Fixture(t, "auth_bad_errno0.so"),
 		Loader: loader.Options{HostOptions: loader.HostOptions{SlurmLib: testenv.Plugin(t, "22.05", "libslurmfull.so")}},
@@ -35,6 +36,7 @@ func TestErrnosDescribed(t *testing.T) {
 // its worker printed (here Debian 22.05 cred/munge's crash in sign with a
 // NULL key, a CRED-NULL warning).
 func TestPluginOutputKept(t *testing.T) {
+	t.Parallel()
 	s, err := suite.Run(suite.Config{Plugin: testenv.Plugin(t, "22.05", "cred_munge.so")},
 		suite.RunOptions{NoColor: true, Quiet: true, Focus: []string{"CRED-NULL"}})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 // the whole suite, as Ginkgo specs, from `go test`. (Their TestMain must call
 // suite.ServeWorkerIfRequested first, as main_test.go here does.)
 func TestLibraryMode(t *testing.T) {
+	t.Parallel()
 	sum := suite.Test(t, suite.Config{
 		Plugin:  testenv.Fixture(t, "auth_good_2205.so"),
 		Loader:  loader.Options{HostOptions: loader.HostOptions{SlurmLib: testenv.Plugin(t, "22.05", "libslurmfull.so")}},

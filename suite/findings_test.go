@@ -16,6 +16,16 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the expected-findings files from this run")
 
+// logFindings puts a run's clauses that did not pass, with their reasons,
+// in the test's log: a finding that differs from the pins says why.
+func logFindings(t *testing.T, s *suite.Summary) {
+	for _, c := range s.Clauses {
+		if c.Result != suite.Passed {
+			t.Logf("%s %s: %s", c.ID, c.Result, c.Reason)
+		}
+	}
+}
+
 // findings lists a summary's clauses that did not pass, one line each:
 // "<name> <CLAUSE> <result>", then the verdict line.
 func findings(name string, s *suite.Summary) []string {

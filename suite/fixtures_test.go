@@ -110,37 +110,57 @@ func hostOf(name string) string {
 // keyAPIHost: cred plugins of this series have the key API (up to 23.02).
 func keyAPIHost(series string) bool { return series < "23.11" }
 
-// checkFixture runs the suite on a fixture on the host it is built for,
-// with a one-second lifetime so expiry is tested.
-func checkFixture(t *testing.T, name string) *suite.Summary {
-	series := hostOf(name)
-	if v := fixtureKeyVariable[name]; v != "" {
-		t.Setenv(v, secretFile(t, keyDir(t), "auth.key", 32))
-	}
-	s, err := suite.Run(suite.Config{
+// fixtureConfig is how the suite runs on a fixture: on the host it is
+// built for, with a one-second lifetime so expiry is tested.
+func fixtureConfig(t *testing.T, name string) suite.Config {
+	cfg := suite.Config{
 		Plugin: testenv.Fixture(t, name),
 		Loader: loader.Options{
-			HostOptions: loader.HostOptions{SlurmLib: testenv.Plugin(t, series, "libslurmfull.so")},
+			HostOptions: loader.HostOptions{SlurmLib: testenv.Plugin(t, hostOf(name), "libslurmfull.so")},
 			Generation:  generationOf(name),
 		},
 		AuthTTL: 1,
-	}, suite.RunOptions{NoColor: true, Quiet: true})
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
 	}
-	return s
+	if v := fixtureKeyVariable[name]; v != "" {
+		cfg.Env = []string{v + "=" + secretFile(t, keyDir(t), "auth.key", 32)}
+	}
+	return cfg
+}
+
+// quiet are the run options of the table tests.
+var quiet = suite.RunOptions{NoColor: true, Quiet: true}
+
+// startFixtures starts a run of the suite on each fixture.
+func startFixtures(t *testing.T, names []string) []*pendingRun {
+	runs := make([]*pendingRun, len(names))
+	for i, name := range names {
+		runs[i] = startRun(fixtureConfig(t, name), quiet)
+	}
+	return runs
+}
+
+// goodFixtures are the correct fixtures, sorted.
+func goodFixtures() []string {
+	var names []string
+	for name := range fixtureHost {
+		if strings.Contains(name, "_good") {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
 }
 
 // TestGoodFixtures: each correct plugin passes every clause (or the clause
 // does not apply to its generation, or is a MAY the suite cannot run), with
 // no warnings, and exits 0.
 func TestGoodFixtures(t *testing.T) {
-	for name := range fixtureHost {
-		if !strings.Contains(name, "_good") {
-			continue
-		}
+	names := goodFixtures()
+	runs := startFixtures(t, names)
+	t.Parallel() // the runs are queued already: see startRun
+	for i, name := range names {
 		t.Run(name, func(t *testing.T) {
-			s := checkFixture(t, name)
+			s := runs[i].wait(t)
 			for _, c := range s.Clauses {
 				ok := c.Result == suite.Passed || c.Result == suite.NotApplicable ||
 					c.Result == suite.NotTested && c.Level == suite.May
@@ -157,16 +177,24 @@ func TestGoodFixtures(t *testing.T) {
 
 // TestBrokenFixtures: each broken plugin fails its target clause (MUST) or
 // warns on it (SHOULD, MAY), and every other clause that does not pass is
-// pinned in suite/testdata/fixtures.txt as expected collateral.
+// pinned in suite/testdata/fixtures.txt as expected collateral. Every
+// fixture runs once, all its clauses in that one run, several fixtures at
+// a time.
 func TestBrokenFixtures(t *testing.T) {
 	defects := readDefects(t)
+	var files []string
+	for _, d := range defects {
+		files = append(files, d.fixture)
+	}
+	runs := startFixtures(t, files)
+	t.Parallel()
 	caught := map[string]bool{}
 	var names, got []string
-	for _, d := range defects {
+	for i, d := range defects {
 		name := strings.TrimSuffix(d.fixture, ".so")
 		names = append(names, name)
 		t.Run(name, func(t *testing.T) {
-			s := checkFixture(t, d.fixture)
+			s := runs[i].wait(t)
 			want := suite.Failed
 			if d.level != "MUST" {
 				want = suite.Warning
@@ -182,6 +210,7 @@ func TestBrokenFixtures(t *testing.T) {
 			} else {
 				caught[d.clause] = true
 			}
+			logFindings(t, s)
 			got = append(got, findings(name, s)...)
 		})
 	}

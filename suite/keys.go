@@ -109,18 +109,23 @@ func (rs *runState) keyPaths() (paths []string, name map[string]string) {
 			add(v, "AuthInfo "+k+"=")
 		}
 	}
-	for _, v := range fileVariables() {
+	for _, v := range fileVariables(rs.cfg.Env) {
 		add(v[1], "$"+v[0])
 	}
 	return paths, name
 }
 
-// fileVariables are the SLURM_* variables workers inherit whose value is
-// the path of a regular file, sorted by name.
-func fileVariables() [][2]string {
-	var out [][2]string
-	for _, kv := range os.Environ() {
+// fileVariables are the SLURM_* variables workers get whose value is the
+// path of a regular file, sorted by name: the caller's environment with
+// the run's --env settings over it (extra), as WorkerEnv gives it.
+func fileVariables(extra []string) [][2]string {
+	env := map[string]string{}
+	for _, kv := range append(os.Environ(), extra...) {
 		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	var out [][2]string
+	for k, v := range env {
 		if !strings.HasPrefix(k, "SLURM_") || k == "SLURM_CONF" || !strings.HasPrefix(v, "/") {
 			continue
 		}

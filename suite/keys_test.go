@@ -13,6 +13,7 @@ import (
 // the plugin's environment, work as they do for a daemon running as root,
 // while the identity clauses still see the unprivileged worker uid.
 func TestRootOnlyKeys(t *testing.T) {
+	t.Parallel()
 	key := testenv.RootOnlyKey(t)
 	host := loader.HostOptions{SlurmLib: testenv.Plugin(t, "22.05", "libslurmfull.so")}
 	run := func(t *testing.T, cfg suite.Config, filter string) {
@@ -38,8 +39,7 @@ func TestRootOnlyKeys(t *testing.T) {
 		run(t, suite.Config{Plugin: testenv.Fixture(t, "auth_good_2205.so"), AuthInfo: "key=" + key}, authSpecs)
 	})
 	t.Run("environment", func(t *testing.T) {
-		t.Setenv("SLURM_AUTH_GOOD_KEY", key)
-		run(t, suite.Config{Plugin: testenv.Fixture(t, "auth_good_2205.so")}, authSpecs)
+		run(t, suite.Config{Plugin: testenv.Fixture(t, "auth_good_2205.so"), Env: []string{"SLURM_AUTH_GOOD_KEY=" + key}}, authSpecs)
 	})
 	t.Run("--private-key", func(t *testing.T) {
 		run(t, suite.Config{Plugin: testenv.Fixture(t, "cred_good_key.so"), PrivateKey: key, PublicKey: key,

@@ -42,11 +42,17 @@ var shrunk = regexp.MustCompile(`a sequence of (\d+) steps, shrunk to (\d+) in (
 func TestOracleModelShrinksBadOrder(t *testing.T) {
 	lib := testenv.Plugin(t, "22.05", "libslurmfull.so")
 	plugin := testenv.Fixture(t, "auth_bad_order.so")
+	seeds := []int64{1, 2, 3, 1}
+	var runs []*pendingRun
+	for _, seed := range seeds {
+		runs = append(runs, startRun(suite.Config{Plugin: plugin, AuthTTL: 1, Seed: seed,
+			Loader: loader.Options{HostOptions: loader.HostOptions{SlurmLib: lib}}},
+			suite.RunOptions{LabelFilter: "ORACLE-MODEL", NoColor: true, Quiet: true}))
+	}
+	t.Parallel()
 	var first string
-	for _, seed := range []int64{1, 2, 3, 1} {
-		s := runOracle(t, suite.Config{Plugin: plugin, AuthTTL: 1, Seed: seed,
-			Loader: loader.Options{HostOptions: loader.HostOptions{SlurmLib: lib}}}, "ORACLE-MODEL")
-		c := clause(t, s, "ORACLE-MODEL")
+	for i, seed := range seeds {
+		c := clause(t, runs[i].wait(t), "ORACLE-MODEL")
 		if c.Result != suite.Failed {
 			t.Fatalf("seed %d: ORACLE-MODEL %s, want FAILED", seed, c.Result)
 		}
@@ -71,6 +77,7 @@ func TestOracleModelShrinksBadOrder(t *testing.T) {
 // (AUTH-WIRE decodes the credential with the private munged's key), and
 // without the key ORACLE-MUNGE is not tested.
 func TestOracleRealMunge(t *testing.T) {
+	t.Parallel()
 	for _, plugin := range []string{"auth_munge.so", "cred_munge.so"} {
 		path := testenv.Plugin(t, "22.05", plugin)
 		s := runOracle(t, suite.Config{Plugin: path, AuthTTL: 1}, "ORACLE-MODEL || ORACLE-MUNGE || AUTH-WIRE")

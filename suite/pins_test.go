@@ -28,6 +28,7 @@ func (r *recorder) Errorf(format string, args ...any) {
 // fail, unless PLUGINCHECK_REQUIRE_PINS asks for exact pins; a pin made on
 // the machine's own build fails on any difference.
 func TestPinsOfAnotherBuild(t *testing.T) {
+	t.Parallel()
 	rel := testenv.Release(t, "22.05")
 	name := rel + "/auth_none"
 	cfg := suite.Config{Plugin: testenv.Need(t, "plugin", filepath.Join(testenv.PluginDir(t, rel), "auth_none.so"))}

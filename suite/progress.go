@@ -15,7 +15,7 @@ type progress struct {
 	w        io.Writer
 	terminal bool
 	total    int
-	done     int
+	begun    int
 	start    time.Time
 	drawn    bool
 }
@@ -49,7 +49,10 @@ func (p *progress) begin(clause, text string) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	line := fmt.Sprintf("[%d/%d] %s: %s", p.done+1, p.total, clause, text)
+	// Counted as they begin: specs in processes of their own begin
+	// before the ones under way have ended.
+	p.begun++
+	line := fmt.Sprintf("[%d/%d] %s: %s", p.begun, p.total, clause, text)
 	switch {
 	case !p.terminal:
 		fmt.Fprintln(p.w, "plugincheck: "+line)
@@ -60,16 +63,6 @@ func (p *progress) begin(clause, text string) {
 		fmt.Fprintf(p.w, "\r\033[K%s", line)
 		p.drawn = true
 	}
-}
-
-// end counts a finished spec.
-func (p *progress) end() {
-	if p == nil {
-		return
-	}
-	p.mu.Lock()
-	p.done++
-	p.mu.Unlock()
 }
 
 // finish clears the live line.

@@ -69,8 +69,9 @@ func keyDir(t *testing.T) string {
 	return dir
 }
 
-// realAuthSetups is how each real auth plugin is set up so the suite can
-// exercise it as Slurm would.
+// realAuthSetup is how each real auth plugin is set up so the suite can
+// exercise it as Slurm would; the variables it needs are the run's --env
+// settings, so that runs can go on at once.
 func realAuthSetup(t *testing.T, plugin string, cfg *suite.Config) {
 	switch plugin {
 	case "auth_none", "auth_munge":
@@ -85,14 +86,13 @@ func realAuthSetup(t *testing.T, plugin string, cfg *suite.Config) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Setenv("SLURM_JWT", jwtFor(t, key, u.Username))
+		cfg.Env = append(cfg.Env, "SLURM_JWT="+jwtFor(t, key, u.Username))
 		cfg.Daemon = "slurmctld"
 		cfg.ConfLines = []string{"AuthAltTypes=auth/jwt", "AuthAltParameters=jwt_key=" + key}
 	case "auth_slurm":
 		// A daemon signs with $SLURM_SACK_KEY itself; SLURM_CONFIG_FETCH
 		// keeps it from opening its SACK listener.
-		t.Setenv("SLURM_SACK_KEY", secretFile(t, keyDir(t), "slurm.key", 64))
-		t.Setenv("SLURM_CONFIG_FETCH", "1")
+		cfg.Env = append(cfg.Env, "SLURM_SACK_KEY="+secretFile(t, keyDir(t), "slurm.key", 64), "SLURM_CONFIG_FETCH=1")
 		cfg.Daemon = "slurmctld"
 		cfg.AuthTTL = 1
 	}
@@ -103,25 +103,28 @@ func realAuthSetup(t *testing.T, plugin string, cfg *suite.Config) {
 // finding is explained, and checked against the plugin's source, in
 // docs/real-plugins.md.
 func TestRealAuthPlugins(t *testing.T) {
-	var names, got []string
+	var names []string
+	var runs []*pendingRun
 	for _, rel := range testenv.Releases(t) {
 		for _, plugin := range []string{"auth_none", "auth_munge", "auth_jwt", "auth_slurm"} {
 			path := filepath.Join(testenv.PluginDir(t, rel), plugin+".so")
 			if _, err := os.Stat(path); err != nil {
 				continue
 			}
-			name := rel + "/" + plugin
-			names = append(names, name)
-			t.Run(name, func(t *testing.T) {
-				cfg := suite.Config{Plugin: path}
-				realAuthSetup(t, plugin, &cfg)
-				s, err := suite.Run(cfg, suite.RunOptions{NoColor: true, Quiet: true})
-				if err != nil {
-					t.Fatalf("run: %v", err)
-				}
-				got = append(got, findings(name, s)...)
-			})
+			cfg := suite.Config{Plugin: path}
+			realAuthSetup(t, plugin, &cfg)
+			names = append(names, rel+"/"+plugin)
+			runs = append(runs, startRun(cfg, quiet))
 		}
+	}
+	t.Parallel()
+	var got []string
+	for i, name := range names {
+		t.Run(name, func(t *testing.T) {
+			s := runs[i].wait(t)
+			logFindings(t, s)
+			got = append(got, findings(name, s)...)
+		})
 	}
 	if len(names) < 14 {
 		t.Errorf("checked %d real auth plugins, want the 14 of the four Debian generations", len(names))
@@ -132,20 +135,28 @@ func TestRealAuthPlugins(t *testing.T) {
 // TestRealCredPlugins pins what the suite finds in Debian's cred plugins
 // (key API up to 23.02, CRED2 from 23.11), in the same file.
 func TestRealCredPlugins(t *testing.T) {
-	var names, got []string
+	var names, paths []string
+	var runs []*pendingRun
 	for _, rel := range testenv.Releases(t) {
 		for _, plugin := range []string{"cred_none", "cred_munge"} {
 			path := filepath.Join(testenv.PluginDir(t, rel), plugin+".so")
-			name := rel + "/" + plugin
-			names = append(names, name)
-			t.Run(name, func(t *testing.T) {
-				s, err := suite.Run(suite.Config{Plugin: testenv.Need(t, "plugin", path)}, suite.RunOptions{NoColor: true, Quiet: true})
-				if err != nil {
-					t.Fatalf("run: %v", err)
-				}
-				got = append(got, findings(name, s)...)
-			})
+			names, paths = append(names, rel+"/"+plugin), append(paths, path)
+			var run *pendingRun
+			if _, err := os.Stat(path); err == nil {
+				run = startRun(suite.Config{Plugin: path}, quiet)
+			}
+			runs = append(runs, run)
 		}
+	}
+	t.Parallel()
+	var got []string
+	for i, name := range names {
+		t.Run(name, func(t *testing.T) {
+			testenv.Need(t, "plugin", paths[i])
+			s := runs[i].wait(t)
+			logFindings(t, s)
+			got = append(got, findings(name, s)...)
+		})
 	}
 	compareFindings(t, "real-plugins.txt", names, got)
 }

@@ -46,6 +46,15 @@ type Spec struct {
 	// Text says what the spec checks, as Ginkgo shows it.
 	Text string
 	Body func(c *Ctx)
+	// Long says what keeps the spec busy for seconds (a wait, a measuring
+	// loop): a run in several processes starts these first, so that the
+	// short ones fill the time around them.
+	Long string
+	// Alone says why the spec must not overlap another spec of the same
+	// run; "" when it may. Each spec has its own worker processes, so no
+	// spec needs this for its plugin state or heap figures: it is for a
+	// spec that measures something the whole machine shares.
+	Alone string
 }
 
 var registry []*Spec

@@ -22,15 +22,25 @@ import (
 )
 
 // ServeWorkerIfRequested must be the first call in main and in TestMain of
-// a test binary that runs the suite: workers are that binary re-executed.
-func ServeWorkerIfRequested() { loader.ServeWorkerIfRequested() }
+// a test binary that runs the suite: workers, and the processes a run
+// spreads its specs over, are that binary re-executed.
+func ServeWorkerIfRequested() {
+	loader.ServeWorkerIfRequested()
+	if os.Getenv(specServerEnv) != "" {
+		serveSpecs()
+	}
+}
 
 // runState is what one run's specs share.
 type runState struct {
-	cfg      *Config
-	target   *loader.Target
-	sandbox  *loader.Sandbox
-	munged   *munged.Daemon
+	cfg     *Config
+	target  *loader.Target
+	sandbox *loader.Sandbox
+	munged  *munged.Daemon
+	// mungeKey is the key of the munged the run started, which the oracle
+	// specs decode credentials with; nil when the run uses one it did not
+	// start, or none.
+	mungeKey []byte
 	authInfo string
 	// keys holds the cred key files the suite made (good and bad ones).
 	keys *keyFiles
@@ -72,14 +82,15 @@ func prepare(cfg *Config) (*runState, error) {
 	if rs.munged, _, rs.authInfo, err = StartMunge(cfg, t); err != nil {
 		return nil, err
 	}
+	if rs.munged != nil {
+		rs.mungeKey = rs.munged.Key
+	}
 	// Key files (the cred key pair, and broken ones for LIFE-BADCONF).
 	if rs.keys, err = makeKeyFiles(cfg, rs); err != nil {
 		rs.close()
 		return nil, err
 	}
-	sbOpts := cfg.SessionOptions().Sandbox
-	sbOpts.AuthInfo = rs.authInfo
-	rs.sandbox, err = t.NewSandbox(sbOpts)
+	rs.sandbox, err = t.NewSandbox(rs.sandboxOptions())
 	if err != nil {
 		rs.close()
 		return nil, err
@@ -95,6 +106,13 @@ func prepare(cfg *Config) (*runState, error) {
 	w.Close()
 	rs.keyNotices = rs.unreadableKeys()
 	return rs, nil
+}
+
+// sandboxOptions set up the run's workers.
+func (rs *runState) sandboxOptions() loader.SandboxOptions {
+	opts := rs.cfg.SessionOptions().Sandbox
+	opts.AuthInfo = rs.authInfo
+	return opts
 }
 
 func (rs *runState) close() {
@@ -123,21 +141,27 @@ func buildTree(rs *runState, progressTo io.Writer) *progress {
 	}
 	p := newProgress(progressTo, len(specs))
 	for _, s := range specs {
-		s := s
-		Describe(s.Clause, Label(s.Labels()...), func() {
-			It(s.Text, func() {
-				if cleanup.Check() != nil {
-					Skip(notRunInterrupted)
-				}
-				p.begin(s.Clause, s.Text)
-				defer p.end()
-				runSpec(rs, s)
-			})
-		})
+		registerSpec(rs, s, p)
 	}
 	ReportBeforeSuite(func(r Report) { p.willRun(r.PreRunStats.SpecsThatWillRun) })
 	ReportAfterSuite("plugincheck summary", func(r Report) { rs.report = r })
 	return p
+}
+
+// registerSpec adds s to the Ginkgo tree as a container named for its
+// clause holding one It. A run in several processes registers each spec
+// through here too, alone in its process's tree, so its report is the one
+// a run in one process makes.
+func registerSpec(rs *runState, s *Spec, p *progress) {
+	Describe(s.Clause, Label(s.Labels()...), func() {
+		It(s.Text, func() {
+			if cleanup.Check() != nil {
+				Skip(notRunInterrupted)
+			}
+			p.begin(s.Clause, s.Text)
+			runSpec(rs, s)
+		})
+	})
 }
 
 func runSpec(rs *runState, s *Spec) {
@@ -162,48 +186,29 @@ func (f *failer) Fail() { f.failed = true }
 
 // Run checks the plugin cfg names and returns the summary. A setup problem
 // (no such file, no host, a configuration Slurm rejects) is an error; a
-// non-conformant plugin is a Summary whose Conformant is false.
+// non-conformant plugin is a Summary whose Conformant is false. With
+// opts.Procs above one the specs run in that many child processes at once
+// (procs.go); the report is the same as from one process.
 func Run(cfg Config, opts RunOptions) (*Summary, error) {
-	runMu.Lock()
-	defer runMu.Unlock()
-	if opts.LabelFilter != "" {
-		if _, err := types.ParseLabelFilter(opts.LabelFilter); err != nil {
-			return nil, &loader.InputError{Msg: "bad --label-filter: " + firstLine(err.Error())}
-		}
-	}
-	// Ginkgo panics on a regular expression it cannot compile.
-	for _, f := range []struct {
-		flag string
-		res  []string
-	}{{"--focus", opts.Focus}, {"--skip", opts.Skip}} {
-		for _, re := range f.res {
-			if _, err := regexp.Compile(re); err != nil {
-				return nil, &loader.InputError{Msg: fmt.Sprintf("bad %s %q: %v", f.flag, re, err)}
-			}
-		}
+	if err := checkSelection(opts); err != nil {
+		return nil, err
 	}
 	rs, err := prepare(&cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer rs.close()
-	globals.Reset()
-	RegisterFailHandler(Fail)
-	p := buildTree(rs, opts.Progress)
-	suiteCfg, repCfg := userGinkgoConfiguration()
-	suiteCfg.LabelFilter = opts.LabelFilter
-	suiteCfg.FocusStrings, suiteCfg.SkipStrings = opts.Focus, opts.Skip
-	if cfg.Seed != 0 {
-		suiteCfg.RandomSeed = cfg.Seed
-	}
-	repCfg.Verbose, repCfg.NoColor, repCfg.Succinct = opts.Verbose, opts.NoColor, opts.Quiet
 	for _, n := range rs.keyNotices {
 		fmt.Fprintln(os.Stderr, "plugincheck: "+n)
 	}
-	current = rs
-	RunSpecs(&failer{}, "plugincheck "+rs.target.Plugin.Type, suiteCfg, repCfg)
-	p.finish()
-	current = nil
+	if procs := opts.procs(); procs > 1 {
+		suiteCfg, repCfg := rs.ginkgoConfig(opts)
+		if err := rs.runInProcesses(suiteCfg, repCfg, opts, procs); err != nil {
+			return nil, err
+		}
+	} else {
+		rs.runHere(opts)
+	}
 	rs.interrupt, rs.interruptAt = cleanup.Interrupted()
 	sum := summarize(rs)
 	if !sum.Interrupted {
@@ -215,13 +220,71 @@ func Run(cfg Config, opts RunOptions) (*Summary, error) {
 	return sum, sum.WriteGinkgoReports(opts.JUnitReport, opts.JSONReport)
 }
 
-// Test runs the suite from a plugin author's `go test`: it fails t when the
-// plugin is not conformant. Ginkgo's -ginkgo.* flags select specs as usual.
-// The test binary's TestMain must call ServeWorkerIfRequested first.
-func Test(t *testing.T, cfg Config) *Summary {
-	t.Helper()
+// checkSelection refuses filters Ginkgo would reject, or panic on.
+func checkSelection(opts RunOptions) error {
+	if opts.LabelFilter != "" {
+		if _, err := types.ParseLabelFilter(opts.LabelFilter); err != nil {
+			return &loader.InputError{Msg: "bad --label-filter: " + firstLine(err.Error())}
+		}
+	}
+	// Ginkgo panics on a regular expression it cannot compile.
+	for _, f := range []struct {
+		flag string
+		res  []string
+	}{{"--focus", opts.Focus}, {"--skip", opts.Skip}} {
+		for _, re := range f.res {
+			if _, err := regexp.Compile(re); err != nil {
+				return &loader.InputError{Msg: fmt.Sprintf("bad %s %q: %v", f.flag, re, err)}
+			}
+		}
+	}
+	if os.Getenv(specServerEnv) != "" {
+		// A spec process that did not serve: its main or TestMain does not
+		// call ServeWorkerIfRequested first, and would start spec
+		// processes of its own without end.
+		return &loader.InputError{Msg: "a spec process ran the suite itself", Hint: "call suite.ServeWorkerIfRequested first in main and TestMain"}
+	}
+	if opts.Procs < 0 {
+		return &loader.InputError{Msg: fmt.Sprintf("bad --procs %d: give 1 or more", opts.Procs)}
+	}
+	return nil
+}
+
+// ginkgoConfig is the process's Ginkgo configuration with the run's
+// filters, seed and output settings.
+func (rs *runState) ginkgoConfig(opts RunOptions) (types.SuiteConfig, types.ReporterConfig) {
+	suiteCfg, repCfg := userGinkgoConfiguration()
+	suiteCfg.LabelFilter = opts.LabelFilter
+	suiteCfg.FocusStrings, suiteCfg.SkipStrings = opts.Focus, opts.Skip
+	if rs.cfg.Seed != 0 {
+		suiteCfg.RandomSeed = rs.cfg.Seed
+	}
+	repCfg.Verbose, repCfg.NoColor, repCfg.Succinct = opts.Verbose, opts.NoColor, opts.Quiet
+	return suiteCfg, repCfg
+}
+
+// runHere runs every spec in this process, one after another.
+func (rs *runState) runHere(opts RunOptions) {
 	runMu.Lock()
 	defer runMu.Unlock()
+	globals.Reset()
+	RegisterFailHandler(Fail)
+	p := buildTree(rs, opts.Progress)
+	suiteCfg, repCfg := rs.ginkgoConfig(opts)
+	current = rs
+	RunSpecs(&failer{}, rs.suiteName(), suiteCfg, repCfg)
+	p.finish()
+	current = nil
+}
+
+func (rs *runState) suiteName() string { return "plugincheck " + rs.target.Plugin.Type }
+
+// Test runs the suite from a plugin author's `go test`: it fails t when the
+// plugin is not conformant. Ginkgo's -ginkgo.* flags select specs as usual.
+// The specs run DefaultProcs at a time, each batch in a process of the
+// test binary, so its TestMain must call ServeWorkerIfRequested first.
+func Test(t *testing.T, cfg Config) *Summary {
+	t.Helper()
 	rs, err := prepare(&cfg)
 	if err != nil {
 		t.Fatalf("plugincheck: %v", err)
@@ -230,11 +293,13 @@ func Test(t *testing.T, cfg Config) *Summary {
 	for _, n := range rs.keyNotices {
 		t.Log("plugincheck: " + n)
 	}
-	globals.Reset()
-	RegisterFailHandler(Fail)
-	buildTree(rs, nil)
 	suiteCfg, repCfg := userGinkgoConfiguration()
-	RunSpecs(t, "plugincheck "+rs.target.Plugin.Type, suiteCfg, repCfg)
+	if err := rs.runInProcesses(suiteCfg, repCfg, RunOptions{}, DefaultProcs()); err != nil {
+		t.Fatalf("plugincheck: %v", err)
+	}
+	if !rs.report.SuiteSucceeded {
+		t.Fail() // as RunSpecs(t, …) would
+	}
 	sum := summarize(rs)
 	if !sum.Conformant {
 		t.Errorf("plugincheck: %s", sum.Verdict)

@@ -18,12 +18,16 @@ import (
 	"github.com/plugincheck/plugincheck/reference/munge"
 )
 
-// payloads are the data sizes AUTH-CREATE and AUTH-DATA try: empty, small,
-// and larger than 64 KiB.
-var payloads = map[string][]byte{
-	"empty": {},
-	"small": []byte("plugincheck payload"),
-	"large": bytes.Repeat([]byte("0123456789abcdef"), 70<<10/16),
+// payloads are the data sizes AUTH-CREATE and AUTH-DATA try, in this
+// order (a slice, so a failing run always names the same one first):
+// empty, small, and past the 64 KiB a 16-bit length would hold.
+var payloads = []struct {
+	name string
+	data []byte
+}{
+	{"empty", []byte{}},
+	{"small", []byte("plugincheck payload")},
+	{"large", bytes.Repeat([]byte("0123456789abcdef"), 70<<10/16)},
 }
 
 func init() {
@@ -31,7 +35,8 @@ func init() {
 		Text: "create returns a credential for valid arguments (empty, small and 70 KiB data)",
 		Body: func(c *Ctx) {
 			k := c.authKit()
-			for name, data := range payloads {
+			for _, p := range payloads {
+				name, data := p.name, p.data
 				cred, r, err := k.a.Create(c.AuthInfo(), profile.SlurmAuthUIDAny, data)
 				Expect(err).NotTo(HaveOccurred())
 				Expect(cred).NotTo(BeZero(), "create with %s data returned NULL, errno %d", name, r.Errno)
@@ -43,7 +48,8 @@ func init() {
 		Body: func(c *Ctx) {
 			c.Need(profile.OpGetData)
 			k := c.authKit()
-			for name, data := range payloads {
+			for _, p := range payloads {
+				name, data := p.name, p.data
 				cred, _ := k.fresh(data)
 				k.mustVerify(cred)
 				got, rc, r, err := k.a.Data(cred)
@@ -230,9 +236,11 @@ func init() {
 			Expect(r.Errno).NotTo(BeZero(), "unpack at an old protocol failed without errno")
 		}})
 	register(Spec{Clause: "AUTH-UNPACK-BAD", Level: Must, Kinds: auth, Area: Robustness,
+		Long: "unpacks every truncation and many corruptions",
 		Text: "unpack of every truncation, of corrupted length fields and of random bytes fails cleanly",
 		Body: func(c *Ctx) { c.unpackBad() }})
 	register(Spec{Clause: "AUTH-EXPIRY", Level: Must, Kinds: auth, Area: Security,
+		Long: "waits out the credential lifetime and two seconds more",
 		Text: "a credential verifies within its term and fails after it",
 		Body: func(c *Ctx) {
 			ttl := c.Config().AuthTTL
@@ -306,6 +314,7 @@ func init() {
 			Expect(res.Failed).To(BeZero(), "%d of 400 cycles failed; first: %s", res.Failed, res.FirstFailure)
 		}})
 	register(Spec{Clause: "AUTH-LEAK", Level: Should, Kinds: auth, Area: Performance,
+		Long: "three windows of cycles, each past the credential lifetime",
 		Text: "after a warm-up past the credential lifetime, full cycles do not keep raising the heap by 1 MiB per 10,000",
 		Body: func(c *Ctx) {
 			k := c.authKit()
@@ -616,9 +625,9 @@ func (c *Ctx) builtinWire() {
 		want.Payload = nil
 	}
 	var key *munge.Key
-	if c.run.munged != nil {
+	if c.run.mungeKey != nil {
 		var err error
-		key, err = munge.NewKey(c.run.munged.Key)
+		key, err = munge.NewKey(c.run.mungeKey)
 		Expect(err).NotTo(HaveOccurred())
 	}
 	body := k.pack(k.create(data))

@@ -353,6 +353,7 @@ func init() {
 			k.netTamper()
 		}})
 	register(Spec{Clause: "CRED2-EXPIRY", Level: Must, Kinds: cred, Area: Security,
+		Long: "waits out the credential lifetime",
 		Text: "as slurmd, a credential past its lifetime (sbcast expiration, signature TTL) is not verified, one within it is",
 		Body: func(c *Ctx) { c.cred2Expiry() }})
 	register(Spec{Clause: "CRED2-REPLAY", Level: Should, Kinds: cred, Area: Security,
@@ -405,6 +406,7 @@ func init() {
 			Expect(res.Failed).To(BeZero(), "%d of 400 create/unpack cycles failed; first: %s", res.Failed, res.FirstFailure)
 		}})
 	register(Spec{Clause: "CRED2-LEAK", Level: Should, Kinds: cred, Area: Performance,
+		Long: "three windows of cycles, each past the credential lifetime",
 		Text: "10,000 create/unpack/destroy cycles grow heap in use by less than 1 MiB",
 		Body: func(c *Ctx) {
 			k := c.cred2Kit()
@@ -450,10 +452,10 @@ func (c *Ctx) cred2Expiry() {
 			float64(ttl)+1.5, ttl)
 		return
 	}
-	if c.Target().Plugin.Minor() != "munge" || c.run.munged == nil {
+	if c.Target().Plugin.Minor() != "munge" || c.run.mungeKey == nil {
 		c.NotTested("the job credential's lifetime needs a short TTL in the setup (--auth-ttl N), or cred/munge with --munged auto")
 	}
-	key, err := munge.NewKey(c.run.munged.Key)
+	key, err := munge.NewKey(c.run.mungeKey)
 	Expect(err).NotTo(HaveOccurred())
 	v := k.create(k.jobArg(23), true)
 	start, _, ok := trailingSig(v.Buffer)

@@ -146,6 +146,7 @@ func init() {
 			l.use()
 		}})
 	register(Spec{Clause: "LIFE-BADCONF", Level: Should, Kinds: bothKind, Area: Lifecycle,
+		Long: "a sandbox and a worker for each broken configuration",
 		Text: "with a broken AuthInfo, key file, or environment variable naming a file, init() or the first use fails cleanly",
 		Body: func(c *Ctx) { c.badConf() }})
 }
@@ -178,7 +179,7 @@ func (c *Ctx) badSetups() []badSetup {
 		out = append(out, badSetup{what: "AuthInfo key= naming " + b.what, authInfo: withKey(c.AuthInfo(), b.path),
 			keyFile: b.path, plain: b.plain})
 	}
-	for _, v := range fileVariables() {
+	for _, v := range fileVariables(c.run.cfg.Env) {
 		for _, b := range broken {
 			out = append(out, badSetup{what: "$" + v[0] + " naming " + b.what, authInfo: c.AuthInfo(),
 				env: []string{v[0] + "=" + b.path}, keyFile: b.path, plain: b.plain})

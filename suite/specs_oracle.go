@@ -27,6 +27,7 @@ var oracleShrinkBudget = contract.Budget{Runs: 400, Time: 3 * time.Minute}
 
 func init() {
 	register(Spec{Clause: "ORACLE-MODEL", Level: Must, Kinds: auth, Area: Oracle,
+		Long: "hundreds of random sequences, shrunk in fresh workers when one fails",
 		Text: "seeded random sequences of create, pack, unpack, tamper, verify, get and destroy give the outcomes the contract model predicts",
 		Body: func(c *Ctx) { c.oracleModel() }})
 	register(Spec{Clause: "ORACLE-MUNGE", Level: Must, Kinds: auth, Area: Oracle,
@@ -246,10 +247,10 @@ func (c *Ctx) mungeKey() *munge.Key {
 	if p.Kind() == profile.Cred {
 		c.Need(profile.OpSign, profile.OpVerifySign)
 	}
-	if c.run.munged == nil {
+	if c.run.mungeKey == nil {
 		c.NotTested("the munge key is unknown: the run uses a running munged (--munged SOCKET); --munged auto starts one whose key the suite knows")
 	}
-	key, err := munge.NewKey(c.run.munged.Key)
+	key, err := munge.NewKey(c.run.mungeKey)
 	Expect(err).NotTo(HaveOccurred())
 	return key
 }

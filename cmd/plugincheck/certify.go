@@ -339,23 +339,11 @@ func runChild(cmd *exec.Cmd) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	forget := cleanup.Add(func() { stopChild(cmd.Process.Pid) })
+	forget := cleanup.Add(func() { cleanup.PassOn(cmd.Process.Pid, childGrace) })
 	err := cmd.Wait()
 	forget()
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // whatever of its group outlived it
 	return err
-}
-
-// stopChild passes the interrupt on to the child run, which stops its own
-// workers and munged and exits with the signal's status; a child still
-// there after childGrace is killed with its whole process group.
-func stopChild(pid int) {
-	sig, _ := cleanup.Interrupted()
-	if sig == 0 {
-		sig = syscall.SIGTERM
-	}
-	syscall.Kill(pid, sig)
-	time.AfterFunc(childGrace, func() { syscall.Kill(-pid, syscall.SIGKILL) })
 }
 
 // childGrace is less than interruptGrace: the parent outlives its child.

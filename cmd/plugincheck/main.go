@@ -10,12 +10,11 @@ import (
 	"strings"
 
 	"github.com/plugincheck/plugincheck/internal/bundle"
-	"github.com/plugincheck/plugincheck/loader"
 	"github.com/plugincheck/plugincheck/suite"
 )
 
 func main() {
-	loader.ServeWorkerIfRequested()
+	suite.ServeWorkerIfRequested()
 	os.Exit(cliMain(os.Args[1:]))
 }
 

@@ -13,11 +13,11 @@ import (
 	"testing"
 
 	"github.com/plugincheck/plugincheck/internal/testenv"
-	"github.com/plugincheck/plugincheck/loader"
+	"github.com/plugincheck/plugincheck/suite"
 )
 
 func TestMain(m *testing.M) {
-	loader.ServeWorkerIfRequested()
+	suite.ServeWorkerIfRequested()
 	// certify runs the suite in a child process of its own binary: in
 	// tests, that is this binary acting as the CLI.
 	if os.Getenv("PLUGINCHECK_TEST_AS_CLI") != "" {

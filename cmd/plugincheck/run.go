@@ -22,8 +22,9 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-// runCmd checks one or more plugins, one after another; the exit status is
-// the worst of them.
+// runCmd checks one or more plugins, at the same time unless --procs 1;
+// the reports come in the order the plugins were given, and the exit
+// status is the worst of them.
 func runCmd(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var hf hostFlags
@@ -33,6 +34,7 @@ func runCmd(args []string, stdout io.Writer) error {
 	var opts suite.RunOptions
 	var focus, skip multiFlag
 	fs.StringVar(&opts.LabelFilter, "label-filter", "", "Ginkgo label filter, e.g. 'MUST && !wire'")
+	fs.IntVar(&opts.Procs, "procs", suite.DefaultProcs(), "how many specs run at once, each in a process of its own (1: one after another in this process)")
 	fs.Var(&focus, "focus", "run only specs matching this regular expression (repeatable)")
 	fs.Var(&skip, "skip", "skip specs matching this regular expression (repeatable)")
 	fs.StringVar(&opts.JUnitReport, "junit-report", "", "write a JUnit report")
@@ -85,14 +87,18 @@ func runCmd(args []string, stdout io.Writer) error {
 		}
 		defer os.RemoveAll(parts.dir)
 	}
-	for i, p := range paths {
-		c := cfg
-		c.Plugin = p
-		o := opts
-		if parts.dir != "" {
-			o.JUnitReport, o.JSONReport = parts.name(opts.JUnitReport, i, "xml"), parts.name(opts.JSONReport, i, "json")
+	runs := startRuns(paths, cfg, opts, parts)
+	// Whatever ends the loop, no run is left under way: each removes its
+	// munged and files when it ends.
+	defer func() {
+		for _, r := range runs {
+			if r.start == nil {
+				<-r.done
+			}
 		}
-		sum, err := suite.Run(c, o)
+	}()
+	for i, p := range paths {
+		sum, err := runs[i].wait(stdout)
 		if sum == nil {
 			return err
 		}
@@ -155,6 +161,64 @@ func runCmd(args []string, stdout io.Writer) error {
 		return &exitStatus{code: worst, err: errors.New(last.Verdict)}
 	}
 	return nil
+}
+
+// pluginRun is the suite's run on one plugin of several, under way.
+type pluginRun struct {
+	start  func() // runs it now, when the runs go one after another
+	done   chan struct{}
+	sum    *suite.Summary
+	err    error
+	output *bytes.Buffer // Ginkgo's report, held until the runs before it are printed; nil when it goes to stdout
+}
+
+// startRuns starts the suite on every plugin: all at once (at most --procs
+// of them) when specs run in processes of their own, each with its own
+// private munged; else one after another as each is waited for. The first
+// plugin's Ginkgo report streams to stdout, the others' wait their turn.
+func startRuns(paths []string, cfg suite.Config, opts suite.RunOptions, parts reportParts) []*pluginRun {
+	runs := make([]*pluginRun, len(paths))
+	together := opts.Procs != 1 && len(paths) > 1
+	slots := make(chan struct{}, max(opts.Procs, 1))
+	for i, p := range paths {
+		c := cfg
+		c.Plugin = p
+		o := opts
+		if parts.dir != "" {
+			o.JUnitReport, o.JSONReport = parts.name(opts.JUnitReport, i, "xml"), parts.name(opts.JSONReport, i, "json")
+		}
+		r := &pluginRun{done: make(chan struct{})}
+		runs[i] = r
+		if !together {
+			// Run when waited for: a setup error stops the plugins after it.
+			r.start = func() { r.sum, r.err = suite.Run(c, o) }
+			continue
+		}
+		if i > 0 {
+			r.output = &bytes.Buffer{}
+			o.Output = &lockedWriter{w: r.output}
+		}
+		go func() {
+			slots <- struct{}{}
+			defer func() { <-slots; close(r.done) }()
+			r.sum, r.err = suite.Run(c, o)
+		}()
+	}
+	return runs
+}
+
+// wait returns the run's summary once it has ended, after writing the
+// Ginkgo report it held back.
+func (r *pluginRun) wait(stdout io.Writer) (*suite.Summary, error) {
+	if r.start != nil {
+		r.start()
+		return r.sum, r.err
+	}
+	<-r.done
+	if r.output != nil {
+		stdout.Write(r.output.Bytes())
+	}
+	return r.sum, r.err
 }
 
 // isTerminal reports whether f is a terminal: colour codes are for people

@@ -110,6 +110,19 @@ func Sleep(d time.Duration) bool {
 	}
 }
 
+// PassOn passes the interrupt on to a child process that handles it
+// itself (SIGTERM when there was none): the child stops what it started
+// and exits. One still there after grace is killed with its process
+// group, which it leads.
+func PassOn(pid int, grace time.Duration) {
+	s, _ := Interrupted()
+	if s == 0 {
+		s = syscall.SIGTERM
+	}
+	syscall.Kill(pid, s)
+	time.AfterFunc(grace, func() { syscall.Kill(-pid, syscall.SIGKILL) })
+}
+
 // ExitCode is the shell's status for a process ended by s: 128+s.
 func ExitCode(s syscall.Signal) int { return 128 + int(s) }
 
