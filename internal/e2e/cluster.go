@@ -51,6 +51,12 @@ type ClusterConfig struct {
 	// Sbin, when set, is laid over the root's usr/sbin: a vendor's own
 	// build of slurmctld, slurmd and slurmstepd.
 	Sbin string
+	// SlurmdAuthInfo, when set, is the slurmd's AuthInfo instead of
+	// AuthInfo, and SlurmdEnv their extra environment: nodes configured
+	// apart from slurmctld (E2E-REFUSE of a cred plugin: a node with
+	// another key must refuse slurmctld's job credentials).
+	SlurmdAuthInfo string
+	SlurmdEnv      []string
 }
 
 // Daemon is one running slurmctld or slurmd.
@@ -181,10 +187,16 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 	if err = os.WriteFile(c.Conf, []byte(c.slurmConf(ports, cfg.AuthInfo)), 0o644); err != nil {
 		return c, err
 	}
+	slurmdConf := c.Conf
+	if cfg.SlurmdAuthInfo != "" {
+		if slurmdConf, err = c.WriteConfVariant("slurmd.conf", cfg.SlurmdAuthInfo); err != nil {
+			return c, err
+		}
+	}
 	if err = c.enterNamespace(ctx); err != nil {
 		return c, err
 	}
-	c.Ctld, err = c.startDaemon("slurmctld", filepath.Join(dir, "slurmctld.log"),
+	c.Ctld, err = c.startDaemon("slurmctld", filepath.Join(dir, "slurmctld.log"), nil,
 		"slurmctld", "-D", "-f", c.Conf)
 	if err != nil {
 		return c, err
@@ -193,8 +205,8 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 		return c, err
 	}
 	for _, n := range c.Nodes {
-		d, err := c.startDaemon("slurmd "+n, filepath.Join(dir, "slurmd."+n+".log"),
-			"slurmd", "-D", "-N", n, "-f", c.Conf)
+		d, err := c.startDaemon("slurmd "+n, filepath.Join(dir, "slurmd."+n+".log"), cfg.SlurmdEnv,
+			"slurmd", "-D", "-N", n, "-f", slurmdConf)
 		if err != nil {
 			return c, err
 		}
@@ -343,13 +355,13 @@ func (c *Cluster) env(conf string, extra []string) []string {
 	return append(env, extra...)
 }
 
-func (c *Cluster) startDaemon(name, log string, args ...string) (*Daemon, error) {
+func (c *Cluster) startDaemon(name, log string, env []string, args ...string) (*Daemon, error) {
 	d := &Daemon{Name: name, Log: log, Out: &TailBuffer{Max: 1 << 20}, done: make(chan struct{})}
 	// No core file: slurmctld dumps it in / (outside the cluster's
 	// directory); the signal is the evidence.
 	argv := c.inNS(-1, -1, append([]string{"prlimit", "--core=0", "--"}, args...)...)
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = c.env(c.Conf, nil)
+	cmd.Env = c.env(c.Conf, env)
 	cmd.Dir = c.Dir
 	cmd.Stdout, cmd.Stderr = d.Out, d.Out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
