@@ -540,15 +540,21 @@ func (c *Cluster) Evidence(lines int) []string {
 		s := fmt.Sprintf("%s (%s), last lines of %s:\n%s", d.Name, state, filepath.Base(d.Log), tailFile(d.Log, lines))
 		// Its stderr repeats the log ("slurmctld: …"); what else is there
 		// comes from elsewhere, e.g. glibc's "double free detected".
+		// A daemon that ends before it opens its log (a plugin it
+		// cannot load) says why on stderr only: all of it counts then.
 		data := d.Out.Bytes()
 		var other []string
 		prog, _, _ := strings.Cut(d.Name, " ")
+		_, noLog := os.Stat(d.Log)
 		for _, l := range strings.Split(string(data), "\n") {
-			if l != "" && !strings.HasPrefix(l, prog+": ") {
+			if l != "" && (noLog != nil || !strings.HasPrefix(l, prog+": ")) {
 				other = append(other, l)
 			}
 		}
-		if len(other) > 0 {
+		switch {
+		case len(other) > 0 && noLog != nil:
+			s += "\n  its stderr:\n" + tail(strings.Join(other, "\n"), lines)
+		case len(other) > 0:
 			s += "\n  its stderr, besides the log:\n" + tail(strings.Join(other, "\n"), lines)
 		}
 		out = append(out, s)
