@@ -297,6 +297,31 @@ func (c *Cluster) WriteConfVariant(name, authInfo string) (string, error) {
 	return p, os.WriteFile(p, []byte(strings.Join(out, "\n")), 0o644)
 }
 
+// WriteConfRelayed writes a copy of the configuration whose clients reach
+// slurmctld at relayPort instead (a relay in between), and returns its
+// path and slurmctld's own port.
+func (c *Cluster) WriteConfRelayed(name string, relayPort int) (string, int, error) {
+	data, err := os.ReadFile(c.Conf)
+	if err != nil {
+		return "", 0, err
+	}
+	lines := strings.Split(string(data), "\n")
+	ctldPort := 0
+	for i, l := range lines {
+		if v, ok := strings.CutPrefix(l, "SlurmctldPort="); ok {
+			if ctldPort, err = strconv.Atoi(v); err != nil {
+				return "", 0, fmt.Errorf("%s: %w", c.Conf, err)
+			}
+			lines[i] = fmt.Sprintf("SlurmctldPort=%d", relayPort)
+		}
+	}
+	if ctldPort == 0 {
+		return "", 0, fmt.Errorf("%s has no SlurmctldPort", c.Conf)
+	}
+	p := filepath.Join(c.Dir, name)
+	return p, ctldPort, os.WriteFile(p, []byte(strings.Join(lines, "\n")), 0o644)
+}
+
 // enterNamespace starts the process that holds the mount namespace.
 func (c *Cluster) enterNamespace(ctx context.Context) error {
 	var script strings.Builder

@@ -786,7 +786,3 @@ func (k *checker) stable() {
 	}
 	k.pass(id, fmt.Sprintf("%d RPCs and %d jobs; RSS %s; %s", k.o.StableRPCs, k.o.StableJobs, strings.Join(growth, ", "), strings.Join(times, ", ")))
 }
-
-func (k *checker) tamper() {
-	k.notTested("E2E-TAMPER", "no relay that rewrites credentials in flight yet (the unit clauses AUTH-TAMPER and CRED2-TAMPER cover the plugin's side)")
-}
