@@ -101,10 +101,22 @@ func tailLines(s string, n int) string {
 }
 
 // keyFile writes a fresh key for the good fixture's key=<path> AuthInfo.
+// The refused client runs as the submitter (nobody), so the file must be
+// readable by it: a key it cannot read makes auth_bad_badconf's client
+// exit(1), which is that fixture's SHOULD defect, not a refusal.
 func keyFile(t *testing.T) string {
 	k := make([]byte, 32)
 	rand.Read(k)
-	p := filepath.Join(t.TempDir(), "other.key")
+	// Not under t.TempDir(), whose parent only root may enter.
+	dir, err := os.MkdirTemp("", "plugincheck-agreement-key-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "other.key")
 	if err := os.WriteFile(p, k, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -279,8 +291,8 @@ func TestAgreementMatrix(t *testing.T) {
 	for _, f := range fixtures {
 		name := filepath.Base(f)
 		p, err := loader.InspectPlugin(f)
-		if err != nil || p.Version == nil || (p.Kind() != "auth" && p.Kind() != "cred") {
-			continue // not a loadable plugin of a release: no daemon can run it
+		if err != nil || p.Version == nil || (p.Kind() != "auth" && p.Kind() != "cred") || p.Minor() == "" {
+			continue // not a loadable plugin of a release (auth_bad_type.so): no daemon can run it
 		}
 		rel := realRelease(t, p.Version.Series())
 		if rel == "" {
