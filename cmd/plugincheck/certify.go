@@ -293,6 +293,7 @@ func certifyE2E(dir, plugin string, noE2E bool, ef *e2eFlags, fs *flag.FlagSet, 
 		return nil, 0, err
 	}
 	defer forget()
+	defer os.RemoveAll(tmp)
 	report := filepath.Join(tmp, "e2e.json")
 	args := append([]string{"e2e", plugin, "--quiet", "--summary-json", report},
 		passOn(fs, e2eFlagNames, map[string][]string{"refuse-env": ef.refuseEnv})...)
