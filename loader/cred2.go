@@ -22,9 +22,18 @@ type Identity struct {
 	GroupNames              []string // nil, or one per GID
 }
 
+// Bitmap is a bitstr_t: Bits bits, those of Set set.
+type Bitmap struct {
+	Bits int64
+	Set  []int64
+}
+
+// bitstrMagic is word 0 of every bitstr_t (src/common/bitstring.c).
+const bitstrMagic = 0x42434445
+
 // CredArg is the part of slurm_cred_arg_t the suite fills and compares:
-// every member cred_create packs except the bitmaps, GRES lists, node
-// addresses and switch data (NULL here), which need host objects.
+// every member cred_create packs except the GRES lists, node addresses and
+// switch data (NULL here), which need host objects.
 type CredArg struct {
 	Sluid                         uint64 // 24.11+
 	JobID, StepID, StepHetComp    uint32
@@ -48,6 +57,9 @@ type CredArg struct {
 	JobAccount, JobAliasList, JobComment, JobConstraints, JobExtra, JobHostlist, JobLicenses string
 	JobPartition, JobQos, JobReservation, JobSelinuxContext, JobStdErr, JobStdIn, JobStdOut  string
 	StepHostlist                                                                             string
+	// The job's and the step's core bitmaps: slurmd tests them when it
+	// launches a step (a NULL one crashes it).
+	JobCoreBitmap, StepCoreBitmap *Bitmap
 }
 
 // SbcastArg is sbcast_cred_arg_t.
@@ -155,6 +167,25 @@ func array[T uint16 | uint32 | uint64](b *builder, v []T) uint64 {
 	return b.alloc(out)
 }
 
+// bitmap writes a bitstr_t as bit_alloc makes one: int64 words, the magic
+// and the number of bits, then the bits.
+func (b *builder) bitmap(bm *Bitmap) uint64 {
+	if bm == nil {
+		return 0
+	}
+	words := make([]uint64, 2+(bm.Bits+63)/64)
+	words[0], words[1] = bitstrMagic, uint64(bm.Bits)
+	for _, i := range bm.Set {
+		words[2+i/64] |= 1 << (i % 64)
+	}
+	out, err := binary.Append(nil, binary.LittleEndian, words)
+	if err != nil {
+		b.err = err
+		return 0
+	}
+	return b.alloc(out)
+}
+
 func (b *builder) identity(l *profile.Layout, id *Identity) uint64 {
 	if id == nil {
 		return 0
@@ -215,6 +246,8 @@ func (c *Cred) BuildCredArg(abi *profile.CredABI, a *CredArg) (uintptr, error) {
 	for name, s := range a.strings() {
 		m.put(name, 8, b.str(*s))
 	}
+	m.put("job_core_bitmap", 8, b.bitmap(a.JobCoreBitmap))
+	m.put("step_core_bitmap", 8, b.bitmap(a.StepCoreBitmap))
 	p := b.alloc(m.b)
 	return uintptr(p), b.err
 }
@@ -346,6 +379,29 @@ func readArray[T uint16 | uint32 | uint64](r *reader, p uint64, n int) []T {
 	return out
 }
 
+// bitmap reads a bitstr_t; nil for NULL.
+func (r *reader) bitmap(p uint64) *Bitmap {
+	if p == 0 {
+		return nil
+	}
+	head := readArray[uint64](r, p, 2)
+	if len(head) < 2 {
+		return nil
+	}
+	if head[0] != bitstrMagic || head[1] > 1<<24 {
+		r.err = fmt.Errorf("the bitmap at %#x is no bitstr_t (magic %#x, %d bits)", p, head[0], head[1])
+		return nil
+	}
+	bm := &Bitmap{Bits: int64(head[1])}
+	words := readArray[uint64](r, p, 2+int((bm.Bits+63)/64))
+	for i := int64(0); i < bm.Bits && len(words) > 0; i++ {
+		if words[2+i/64]&(1<<(i%64)) != 0 {
+			bm.Set = append(bm.Set, i)
+		}
+	}
+	return bm
+}
+
 func (r *reader) identity(l *profile.Layout, p uint64) *Identity {
 	if p == 0 {
 		return nil
@@ -424,6 +480,8 @@ func (r *reader) credArg(abi *profile.CredABI, p uint64) *CredArg {
 	for name, s := range a.strings() {
 		*s = r.str(m.get(name, 8))
 	}
+	a.JobCoreBitmap = r.bitmap(m.get("job_core_bitmap", 8))
+	a.StepCoreBitmap = r.bitmap(m.get("step_core_bitmap", 8))
 	return a
 }
 

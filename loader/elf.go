@@ -346,21 +346,25 @@ var releaseString = regexp.MustCompile(`^([0-9]{2})\.([0-9]{2})\.([0-9]{1,3})$`)
 // releaseStrings returns every NUL-terminated string of read-only data that
 // looks like a Slurm release ("22.05.8").
 func (o *Object) releaseStrings() []string {
+	return o.rodataStrings(releaseString.Match)
+}
+
+// rodataStrings returns every NUL-terminated string of read-only data that
+// keep accepts.
+func (o *Object) rodataStrings(keep func([]byte) bool) []string {
 	var out []string
-	defer func() { recover() }() // a malformed section: no release strings
-	for _, name := range []string{".rodata"} {
-		sec := o.file.Section(name)
-		if sec == nil || sec.Type == elf.SHT_NOBITS || sec.Size > maxDataSection {
-			continue
-		}
-		data, err := sec.Data()
-		if err != nil {
-			continue
-		}
-		for _, s := range bytes.Split(data, []byte{0}) {
-			if releaseString.Match(s) {
-				out = append(out, string(s))
-			}
+	defer func() { recover() }() // a malformed section: no strings
+	sec := o.file.Section(".rodata")
+	if sec == nil || sec.Type == elf.SHT_NOBITS || sec.Size > maxDataSection {
+		return nil
+	}
+	data, err := sec.Data()
+	if err != nil {
+		return nil
+	}
+	for _, s := range bytes.Split(data, []byte{0}) {
+		if keep(s) {
+			out = append(out, string(s))
 		}
 	}
 	return out

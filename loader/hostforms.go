@@ -2,6 +2,8 @@ package loader
 
 import (
 	"bytes"
+	"slices"
+	"sort"
 
 	"golang.org/x/arch/x86/x86asm"
 
@@ -17,6 +19,20 @@ import (
 // protocol version and refuses every credential.
 func (h *Host) HostForms() profile.HostForms {
 	return profile.HostForms{SbcastUnpackArgs: sbcastUnpackArgs(h.Lib)}
+}
+
+// FrameworkLookups are the API functions of kind that the host library's
+// framework looks up by name: the names of every generation's functions of
+// kind that its read-only data holds (the framework's symbol table is an
+// array of those strings). A distribution's backport can add one inside a
+// release — Debian's 20.11.4 looks up the 20.11.9 auth_p_get_data — and
+// the daemons' loader refuses a plugin without it ("Plugin loading failed
+// due to missing symbols"), whatever its plugin_version says.
+func (h *Host) FrameworkLookups(kind profile.Kind) []string {
+	names := profile.FrameworkFuncs(kind)
+	found := h.Lib.rodataStrings(func(s []byte) bool { return names[string(s)] })
+	sort.Strings(found)
+	return slices.Compact(found)
 }
 
 // sbcastUnpackArgs is how many arguments the host's unpack_sbcast_cred

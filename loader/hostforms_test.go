@@ -2,9 +2,11 @@ package loader
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/plugincheck/plugincheck/internal/testenv"
+	"github.com/plugincheck/plugincheck/loader/profile"
 )
 
 func TestProtocolArgPosition(t *testing.T) {
@@ -41,5 +43,39 @@ func TestHostFormsDebian(t *testing.T) {
 			r.Errorf("%s: host passes %d arguments to sbcast_p_unpack, generation %s; want 4 and %s",
 				c.release, target.Forms.SbcastUnpackArgs, target.Profile.Name, c.gen)
 		}
+	}
+}
+
+// TestFrameworkLookupsDebian: Debian's 20.11.4 framework looks up the
+// backported auth_p_get_data beside the slurm_auth_* functions, so the
+// upstream 20.11.0–.8 API (auth_good_2011.so) misses it there, as
+// slurmctld says at start ("missing symbols"); Debian's own plugins miss
+// nothing on their hosts.
+func TestFrameworkLookupsDebian(t *testing.T) {
+	r := testenv.Pinned(t, "20.11.4")
+	dir := testenv.PluginDir(t, "20.11.4")
+	lib := filepath.Join(dir, "libslurmfull.so")
+	munge, err := Open(testenv.Need(t, "plugin", filepath.Join(dir, "auth_munge.so")), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(munge.Host.FrameworkLookups(profile.Auth), " ")
+	for _, want := range []string{"auth_p_get_data", "slurm_auth_create", "slurm_auth_verify"} {
+		if !strings.Contains(" "+got+" ", " "+want+" ") {
+			r.Errorf("20.11.4 framework lookups %q lack %s", got, want)
+		}
+	}
+	if len(munge.Detection.Missing) > 0 {
+		r.Errorf("Debian's auth_munge.so misses %v on its own host", munge.Detection.Missing)
+	}
+	old, err := Open(testenv.Fixture(t, "auth_good_2011.so"), Options{HostOptions: HostOptions{SlurmLib: lib}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(old.Detection.Missing, " ") != "auth_p_get_data" {
+		r.Errorf("auth_good_2011.so on 20.11.4 misses %v, want [auth_p_get_data]", old.Detection.Missing)
+	}
+	if ok, _ := old.LoadVerdict(); ok {
+		r.Errorf("auth_good_2011.so loads on Debian's 20.11.4, which refuses it")
 	}
 }

@@ -50,6 +50,7 @@ func Open(path string, opts Options) (*Target, error) {
 	}
 	t := &Target{Plugin: p, Host: h}
 	t.Detection = profile.Detect(p.Kind(), p.Symbols(), p.Version)
+	t.Detection.HostLookups(h.FrameworkLookups(p.Kind()), p.Symbols())
 	t.Forms = h.HostForms()
 	if p.Kind() == profile.Cred {
 		// Debian's 22.05.8 carries the 22.05.11 replay_okay argument.

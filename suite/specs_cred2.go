@@ -85,8 +85,8 @@ func (c *Ctx) cred2Kit(ops ...profile.Op) *cred2Kit {
 }
 
 // jobArg is a job step credential's arguments with every member that
-// cred_create packs set to a distinct value (bitmaps, GRES, node addresses
-// and switch data stay NULL). seq varies the job and step ids.
+// cred_create packs set to a distinct value (GRES, node addresses and
+// switch data stay NULL). seq varies the job and step ids.
 func (k *cred2Kit) jobArg(seq uint32) *loader.CredArg {
 	return &loader.CredArg{
 		Sluid: 0x0123456789ab0000 + uint64(seq), JobID: 4242 + seq, StepID: 7, StepHetComp: 0xfffffffe,
@@ -101,6 +101,9 @@ func (k *cred2Kit) jobArg(seq uint32) *loader.CredArg {
 		JobExtra: "extra", JobHostlist: "n[1-4]", JobLicenses: "lic:2", JobPartition: "debug", JobQos: "normal",
 		JobReservation: "resv", JobSelinuxContext: "unconfined_u", JobStdErr: "/tmp/err", JobStdIn: "/dev/null",
 		JobStdOut: "/tmp/out", StepHostlist: "n[1-2]",
+		// 3 nodes of 2 sockets of 8 cores, 1 of 1 socket of 4: 52 cores.
+		JobCoreBitmap:  &loader.Bitmap{Bits: 52, Set: []int64{0, 1, 2, 3, 16, 17, 48, 51}},
+		StepCoreBitmap: &loader.Bitmap{Bits: 52, Set: []int64{0, 1, 48}},
 	}
 }
 
@@ -269,6 +272,9 @@ func (k *cred2Kit) sameJobArg(got, want *loader.CredArg) {
 	if !k.abi.Arg.Has("step_id.sluid") {
 		w.Sluid = 0
 	}
+	if !k.abi.Arg.Has("job_core_bitmap") {
+		w.JobCoreBitmap, w.StepCoreBitmap = nil, nil
+	}
 	g := *got
 	for _, d := range diffFields(g, w) {
 		ginkgo.Fail(fmt.Sprintf("the unpacked credential differs from cred_p_create's arguments: %s", d))
@@ -334,6 +340,16 @@ func init() {
 			Expect(u.view.Verified).To(BeTrue(), "cred_p_unpack as slurmd did not verify a fresh credential")
 			Expect(u.view.Signature).To(Equal(v.Signature), "the unpacked signature differs")
 			k.sameJobArg(u.view.Arg, want)
+
+			// slurmctld sends unsigned job credentials too (sign_it
+			// false: REQUEST_TERMINATE_JOB's), and slurmd needs their
+			// arguments to end the job: refused (NULL), the node never
+			// cleans up and drains.
+			uw := k.jobArg(5)
+			uv := k.create(uw, false)
+			uu := k.unpack(uv.Buffer, false)
+			Expect(uu.ptr).NotTo(BeZero(), "cred_p_unpack as slurmd refused (NULL) an unsigned credential of cred_p_create(sign_it=false), as slurmctld sends with REQUEST_TERMINATE_JOB: slurmd cannot end the job")
+			k.sameJobArg(uu.view.Arg, uw)
 
 			sw := k.sbcastArg(1)
 			s := k.sbcastCreate(sw)

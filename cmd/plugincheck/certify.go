@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/plugincheck/plugincheck/internal/bundle"
 	"github.com/plugincheck/plugincheck/internal/cleanup"
+	"github.com/plugincheck/plugincheck/internal/e2e"
 	"github.com/plugincheck/plugincheck/loader"
 	"github.com/plugincheck/plugincheck/loader/munged"
 	"github.com/plugincheck/plugincheck/suite"
@@ -36,6 +38,27 @@ var selfCommand = func(args ...string) *exec.Cmd {
 // runFlags are the flags of `run` that set up the host and the plugin's
 // configuration; certify passes them on to the run it makes.
 var runFlags = append([]string{"slurm-lib", "slurm-conf", "sysroot", "lib-path", "generation"}, suiteFlagNames...)
+
+// passOn is the command line of the flags named that were set on fs, for a
+// child plugincheck; repeated flags give each of their values.
+func passOn(fs *flag.FlagSet, names []string, repeated map[string][]string) []string {
+	var args []string
+	fs.Visit(func(f *flag.Flag) {
+		for _, name := range names {
+			if f.Name != name {
+				continue
+			}
+			values, ok := repeated[name]
+			if !ok {
+				values = []string{f.Value.String()}
+			}
+			for _, v := range values {
+				args = append(args, "--"+name+"="+v)
+			}
+		}
+	})
+	return args
+}
 
 // selectionFlags choose specs; a certification run has none.
 var selectionFlags = []string{"focus", "skip", "label-filter"}
@@ -62,12 +85,15 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	configFile := fs.String("config", "", "YAML file of flag values (flag name: value); command-line flags win")
 	var cc clusterCertify
 	cc.register(fs)
+	noE2E := fs.Bool("no-e2e", false, "leave the E2E clauses out (the bundle records it, and certifies the unit clauses only)")
+	var ef e2eFlags
+	ef.register(fs)
 	paths, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if *configFile != "" {
-		if err := applyConfig(fs, *configFile, append(selectionFlags, "out", "product", "sign-key", "gen-key")...); err != nil {
+		if err := applyConfig(fs, *configFile, append(selectionFlags, "out", "product", "sign-key", "gen-key", "no-e2e")...); err != nil {
 			return err
 		}
 	}
@@ -107,6 +133,10 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	}
 	cfg, err := sf.config(&hf)
 	if err != nil {
+		return err
+	}
+	ef.authInfo, ef.confLines = cfg.AuthInfo, cfg.ConfLines
+	if _, err := ef.options(paths[0], io.Discard); err != nil {
 		return err
 	}
 	plugin := paths[0]
@@ -151,24 +181,7 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	// The run: this binary's own `run`, with the same host flags and every
 	// report written into the bundle.
 	started := time.Now().UTC()
-	childArgs := []string{"run", info.Path}
-	fs.Visit(func(f *flag.Flag) {
-		for _, name := range runFlags {
-			switch {
-			case f.Name != name:
-			case name == "conf-line":
-				for _, l := range sf.confLines {
-					childArgs = append(childArgs, "--conf-line="+l)
-				}
-			case name == "env":
-				for _, kv := range sf.env {
-					childArgs = append(childArgs, "--env="+kv)
-				}
-			default:
-				childArgs = append(childArgs, "--"+name+"="+f.Value.String())
-			}
-		}
-	})
+	childArgs := append([]string{"run", info.Path}, passOn(fs, runFlags, map[string][]string{"conf-line": sf.confLines, "env": sf.env})...)
 	runArgs := append([]string(nil), childArgs[2:]...)
 	childArgs = append(childArgs, "-v", "--no-color",
 		"--junit-report", filepath.Join(dir, bundle.JUnit),
@@ -176,11 +189,8 @@ func certifyCmd(args []string, stdout io.Writer) error {
 		"--summary-json", filepath.Join(dir, bundle.SummaryJSON),
 		"--html-report", filepath.Join(dir, bundle.ReportHTML))
 	code, childErr, err := runLogged(dir, started, args, childArgs, info, stdout)
-	if sig, _ := cleanup.Interrupted(); sig != 0 {
-		// Half a bundle certifies nothing, and a new run wants an empty
-		// directory: remove what this run wrote.
-		removeBundle(dir, created)
-		return &exitStatus{code: cleanup.ExitCode(sig), err: fmt.Errorf("interrupted by %s: no bundle written (%s removed)", cleanup.Name(sig), dir)}
+	if err := abandonIfInterrupted(dir, created); err != nil {
+		return err
 	}
 	if err != nil {
 		return err
@@ -195,12 +205,27 @@ func certifyCmd(args []string, stdout io.Writer) error {
 
 	if cc.wanted() {
 		if err := cc.run(dir, info.Path, stdout); err != nil {
-			if sig, _ := cleanup.Interrupted(); sig != 0 {
-				removeBundle(dir, created)
-				return &exitStatus{code: cleanup.ExitCode(sig), err: fmt.Errorf("interrupted by %s: no bundle written (%s removed)", cleanup.Name(sig), dir)}
+			if err := abandonIfInterrupted(dir, created); err != nil {
+				return err
 			}
 			return err
 		}
+	}
+
+	// The E2E clauses: the plugin inside real daemons of its release,
+	// unless left out; e2e.json records either.
+	e2eRec, code, err := certifyE2E(dir, info.Path, *noE2E, &ef, fs, stdout)
+	if err := abandonIfInterrupted(dir, created); err != nil {
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if code > 1 {
+		fmt.Fprintf(stdout, "\nE2E clauses not tested: %s\n", e2eRec.LeftOut)
+	}
+	if err := bundle.WriteJSON(filepath.Join(dir, bundle.E2EJSON), e2eRec); err != nil {
+		return err
 	}
 
 	env := bundle.CollectEnvironment(suite.SummarySchema, cfg.Munged != "" || t.Plugin.Minor() == "munge", munged.Binary)
@@ -234,16 +259,111 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	if pub != nil {
 		signed = "MANIFEST signed with key " + bundle.KeyID(pub)
 	}
-	fmt.Fprintf(stdout, "\nbundle: %s (%d files in MANIFEST, %s)\n", dir, rep.Files, signed)
+	fmt.Fprintf(stdout, "\nbundle: %s (%d files in MANIFEST, %s)\nE2E: %s\n", dir, rep.Files, signed, rep.E2EScope())
 	if !rep.Conformant() {
 		return &exitStatus{code: 1, err: fmt.Errorf("bundle written to %s; plugin not conformant: %s", dir, rep.Why())}
 	}
-	fmt.Fprintf(stdout, "certified: %s\n", rep.Summary.Verdict)
+	fmt.Fprintf(stdout, "certified: %s%s\n", rep.Summary.Verdict, e2eNote(rep))
 	return nil
+}
+
+// e2eNote is what a verdict adds about the E2E clauses.
+func e2eNote(rep *bundle.Report) string {
+	switch {
+	case rep.E2E == nil:
+		return " (no E2E record)"
+	case !rep.E2E.Ran:
+		return " (unit clauses only; E2E left out: " + rep.E2E.LeftOut + ")"
+	}
+	return "; E2E clauses passed in the Slurm " + rep.E2E.Report.Release + " daemons"
+}
+
+// e2eFlagNames are the flags of e2eFlags that certify passes on to its
+// e2e run.
+var e2eFlagNames = []string{"nodes", "daemons", "daemon-root", "slurm-sbin", "refuse-auth-info", "refuse-env", "stable-rpcs", "stable-jobs", "submitter"}
+
+// certifyE2E runs `plugincheck e2e` on the plugin in a child process (its
+// output goes to console.log and the terminal) and returns e2e.json's
+// record with the child's exit status. The clauses are left out, and the
+// record says why, with --no-e2e, when not root, or when the e2e run could
+// not set up (no daemons of the plugin's release, no munged): a setup
+// problem of e2e is no setup problem of the certification.
+func certifyE2E(dir, plugin string, noE2E bool, ef *e2eFlags, fs *flag.FlagSet, stdout io.Writer) (*bundle.E2ERecord, int, error) {
+	switch {
+	case noE2E:
+		return &bundle.E2ERecord{LeftOut: "--no-e2e"}, 0, nil
+	case os.Geteuid() != 0:
+		return &bundle.E2ERecord{LeftOut: "certify did not run as root (the private Slurm cluster needs root: a mount namespace, SlurmUser=root)"}, 2, nil
+	}
+	tmp, forget, err := cleanup.MkdirTemp("certify-e2e")
+	if err != nil {
+		return nil, 0, err
+	}
+	defer forget()
+	defer os.RemoveAll(tmp)
+	report := filepath.Join(tmp, "e2e.json")
+	args := append([]string{"e2e", plugin, "--quiet", "--summary-json", report},
+		passOn(fs, e2eFlagNames, map[string][]string{"refuse-env": ef.refuseEnv})...)
+	if ef.authInfo != "" {
+		args = append(args, "--auth-info="+ef.authInfo)
+	}
+	for _, l := range ef.confLines {
+		args = append(args, "--conf-line="+l)
+	}
+	code, childErr, err := runLoggedAppend(dir, args, stdout)
+	if err != nil {
+		return nil, 0, err
+	}
+	rec := &bundle.E2ERecord{Command: append([]string{"plugincheck"}, args...)}
+	if code > 1 {
+		if childErr == "" {
+			childErr = fmt.Sprintf("plugincheck e2e ended with exit status %d", code)
+		}
+		return &bundle.E2ERecord{LeftOut: childErr}, code, nil
+	}
+	rec.Ran, rec.Report = true, &e2e.Report{}
+	data, err := os.ReadFile(report)
+	if err == nil {
+		err = json.Unmarshal(data, rec.Report)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("the e2e run wrote no report: %w", err)
+	}
+	return rec, code, nil
+}
+
+// runLoggedAppend runs a child plugincheck like runLogged, appending its
+// output to the bundle's console.log.
+func runLoggedAppend(dir string, childArgs []string, stdout io.Writer) (int, string, error) {
+	f, err := os.OpenFile(filepath.Join(dir, bundle.ConsoleLog), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	log := &lockedWriter{w: f}
+	fmt.Fprintf(log, "\n# run: plugincheck %s\n\n", shellJoin(childArgs))
+	code, childErr, err := runChildLogged(log, childArgs, stdout)
+	if err != nil {
+		return 0, "", err
+	}
+	fmt.Fprintf(log, "\n# exit status %d\n", code)
+	return code, childErr, f.Close()
 }
 
 // removeBundle removes the files of an unfinished bundle, and its
 // directory when certify made it.
+// abandonIfInterrupted removes what this run wrote once it has been
+// interrupted: half a bundle certifies nothing, and a new run wants an
+// empty directory. It returns the interrupted run's exit status, or nil.
+func abandonIfInterrupted(dir string, created bool) error {
+	sig, _ := cleanup.Interrupted()
+	if sig == 0 {
+		return nil
+	}
+	removeBundle(dir, created)
+	return &exitStatus{code: cleanup.ExitCode(sig), err: fmt.Errorf("interrupted by %s: no bundle written (%s removed)", cleanup.Name(sig), dir)}
+}
+
 func removeBundle(dir string, created bool) {
 	if created {
 		os.RemoveAll(dir)
@@ -302,24 +422,35 @@ func runLogged(dir string, started time.Time, args, childArgs []string, info *bu
 	fmt.Fprintf(log, "# plugincheck %s certify, %s\n# command: %s\n# plugin: %s sha256 %s build-id %s\n# run: plugincheck %s\n\n",
 		bundle.ToolVersion(), started.Format(time.RFC3339), shellJoin(append([]string{"plugincheck", "certify"}, args...)),
 		info.Path, info.SHA256, orDash(info.BuildID), shellJoin(childArgs))
+	code, childErr, err := runChildLogged(log, childArgs, stdout)
+	if err != nil {
+		return 0, "", err
+	}
+	fmt.Fprintf(log, "\n# exit status %d\n", code)
+	if err := f.Close(); err != nil {
+		return 0, "", err
+	}
+	return code, childErr, nil
+}
+
+// runChildLogged runs this binary with childArgs, its stdout to the
+// terminal and log, its stderr to log; it returns the exit status and the
+// child's last "plugincheck: …" line.
+func runChildLogged(log io.Writer, childArgs []string, stdout io.Writer) (int, string, error) {
 	var errBuf bytes.Buffer
 	cmd := selfCommand(childArgs...)
 	cmd.Stdin = nil
 	cmd.Stdout = io.MultiWriter(log, stdout)
 	cmd.Stderr = io.MultiWriter(log, &errBuf)
 	cmd.WaitDelay = 10 * time.Second
-	err = runChild(cmd)
+	err := runChild(cmd)
 	code := 0
 	var exitErr *exec.ExitError
 	switch {
 	case errors.As(err, &exitErr):
 		code = exitErr.ExitCode()
 	case err != nil:
-		return 0, "", fmt.Errorf("cannot run the suite: %w", err)
-	}
-	fmt.Fprintf(log, "\n# exit status %d\n", code)
-	if err := f.Close(); err != nil {
-		return 0, "", err
+		return 0, "", fmt.Errorf("cannot run plugincheck %s: %w", childArgs[0], err)
 	}
 	childErr := ""
 	for _, line := range strings.Split(errBuf.String(), "\n") {

@@ -113,6 +113,23 @@ func setClauseResult(id, result string) func(v any) any {
 	})
 }
 
+// inE2EReport applies f to the e2e report in e2e.json (its "clauses" are
+// edited like summary.json's).
+func inE2EReport(f func(v any) any) func(v any) any {
+	return func(v any) any {
+		m := v.(map[string]any)
+		m["report"] = f(m["report"])
+		return m
+	}
+}
+
+// e2eArgs make certify's e2e run short, and tell it how to make a client
+// of auth/good_* that must be refused: another key file.
+func e2eArgs(t *testing.T) []string {
+	key := write(t, "other.key", []byte("not the fixture's key: a client with it must be refused\n"))
+	return []string{"--daemons", daemonCache(t), "--stable-rpcs", "40", "--stable-jobs", "4", "--refuse-env", "SLURM_AUTH_GOOD_KEY=" + key}
+}
+
 func setField(key string, val any) func(v any) any {
 	return func(v any) any {
 		v.(map[string]any)[key] = val
@@ -136,11 +153,12 @@ func TestCertifyAndVerify(t *testing.T) {
 	pub, wrongPub := key+".pub", wrongKey+".pub"
 
 	dir := filepath.Join(t.TempDir(), "bundle")
-	r := cli(t, certifyArgs(t, plugin, dir, "--sign-key", key)...)
+	r := cli(t, certifyArgs(t, plugin, dir, append(e2eArgs(t), "--sign-key", key)...)...)
 	if r.code != 0 {
 		t.Fatalf("certify: exit %d\nstderr: %s\nstdout: %s", r.code, r.stderr, r.stdout)
 	}
-	if !strings.Contains(r.stdout, "certified: auth/good_2205: conformant") || !strings.Contains(r.stdout, "Running Suite") {
+	if !strings.Contains(r.stdout, "certified: auth/good_2205: conformant") || !strings.Contains(r.stdout, "Running Suite") ||
+		!strings.Contains(r.stdout, "E2E clauses passed in the Slurm 22.05.8 daemons") {
 		t.Errorf("certify's output lacks the run or the verdict:\n%s", r.stdout)
 	}
 	var files []string
@@ -148,13 +166,14 @@ func TestCertifyAndVerify(t *testing.T) {
 	for _, e := range entries {
 		files = append(files, e.Name())
 	}
-	want := append([]string{bundle.Manifest, bundle.Signature, bundle.ReportHTML}, bundle.Required...)
+	want := append([]string{bundle.Manifest, bundle.Signature, bundle.ReportHTML, bundle.E2EJSON}, bundle.Required...)
 	sort.Strings(want)
 	if strings.Join(files, " ") != strings.Join(want, " ") {
 		t.Fatalf("bundle holds %v, want %v", files, want)
 	}
 	console, _ := os.ReadFile(filepath.Join(dir, bundle.ConsoleLog))
-	for _, s := range []string{"Running Suite", "AUTH-TAMPER", "conformant for generation 22.05", "# exit status 0"} {
+	for _, s := range []string{"Running Suite", "AUTH-TAMPER", "conformant for generation 22.05", "# exit status 0",
+		"# run: plugincheck e2e", "passed     E2E-REFUSE", "e2e passed: auth/good_2205"} {
 		if !bytes.Contains(console, []byte(s)) {
 			t.Errorf("console.log lacks %q", s)
 		}
@@ -185,7 +204,34 @@ func TestCertifyAndVerify(t *testing.T) {
 		output string // in stdout when the code is 0, else in the error line
 	}{
 		{"intact", nil, nil, 0, "verified: auth/good_2205: conformant"},
-		{"intact, unsigned", nil, nil, 0, "1 not applicable (UNSIGNED: integrity only)\n"},
+		{"intact, unsigned", nil, nil, 0, "E2E clauses passed in the Slurm 22.05.8 daemons (UNSIGNED: integrity only)\n"},
+		{"intact, the E2E clauses", nil, nil, 0, "E2E            6 clauses in the Slurm 22.05.8 daemons, 1 node(s): 5 passed, 1 not tested\n"},
+		{"E2E clause failed, manifest recomputed", func(t *testing.T, dir string) {
+			editJSON(t, dir, bundle.E2EJSON, inE2EReport(setClauseResult("E2E-JOB", "FAILED")))
+		}, nil, 1, "bundle intact; plugin not conformant: E2E-JOB FAILED (srun -N1 id and sbatch"},
+		{"E2E MUST clause not tested, manifest recomputed", func(t *testing.T, dir string) {
+			editJSON(t, dir, bundle.E2EJSON, inE2EReport(setClauseResult("E2E-REFUSE", "not tested")))
+		}, nil, 1, "plugin not conformant: E2E-REFUSE not tested"},
+		{"E2E clause removed, manifest recomputed", func(t *testing.T, dir string) {
+			editJSON(t, dir, bundle.E2EJSON, inE2EReport(editClauses(func(cs []any) []any { return cs[1:] })))
+		}, nil, 2, "e2e.json: clause E2E-START is missing"},
+		{"E2E left out", func(t *testing.T, dir string) {
+			editJSON(t, dir, bundle.E2EJSON, func(any) any { return map[string]any{"ran": false, "left_out": "--no-e2e"} })
+		}, nil, 0, "(unit clauses only; E2E left out: --no-e2e)"},
+		{"E2E left out without a reason", func(t *testing.T, dir string) {
+			editJSON(t, dir, bundle.E2EJSON, func(any) any { return map[string]any{"ran": false} })
+		}, nil, 2, "e2e.json: neither a report nor why the E2E clauses were left out"},
+		{"E2E record removed, manifest recomputed", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, bundle.E2EJSON))
+			bundle.WriteManifest(dir)
+		}, nil, 2, "e2e.json: missing: certify records the E2E clauses, or why they were left out"},
+		{"bundle of format 1, before e2e.json", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, bundle.E2EJSON))
+			editJSON(t, dir, bundle.EnvJSON, setField("bundle_format", 1))
+		}, nil, 0, "conformant for generation 22.05 on host Slurm 22.05.8 — 37 passed, 0 failed, 0 warnings, 0 not tested, 1 not applicable (no E2E record)"},
+		{"E2E report of another plugin", func(t *testing.T, dir string) {
+			editJSON(t, dir, bundle.E2EJSON, inE2EReport(setField("plugin_type", "auth/other")))
+		}, nil, 2, `e2e.json: plugin_type "auth/other" differs from summary.json's "auth/good_2205"`},
 		{"intact, signed and the plugin", nil, []string{"--pubkey", pub, "--plugin", plugin}, 0, "matches " + plugin},
 		{"intact, signed", nil, []string{"--pubkey", pub}, 0, "MANIFEST.sig   verified with key "},
 		{"--rerun without --plugin", nil, []string{"--rerun"}, 2, "--rerun needs --plugin FILE"},
@@ -348,7 +394,7 @@ func TestCertifyNotConformant(t *testing.T) {
 	asCLI(t)
 	plugin := testenv.Fixture(t, "auth_bad_tamper.so")
 	dir := filepath.Join(t.TempDir(), "bundle")
-	r := cli(t, certifyArgs(t, plugin, dir)...)
+	r := cli(t, certifyArgs(t, plugin, dir, "--no-e2e")...)
 	if r.code != 1 {
 		t.Fatalf("certify: exit %d, want 1\nstderr: %s\nstdout: %s", r.code, r.stderr, r.stdout)
 	}
@@ -363,6 +409,9 @@ func TestCertifyNotConformant(t *testing.T) {
 	oneLineError(t, v, "bundle intact; plugin not conformant: AUTH-TAMPER FAILED")
 	if !strings.Contains(v.stdout, "matches "+plugin) {
 		t.Errorf("verify did not check the plugin:\n%s", v.stdout)
+	}
+	if !strings.Contains(v.stdout, "E2E            left out: --no-e2e (the bundle certifies the unit clauses only)") {
+		t.Errorf("verify does not say the E2E clauses were left out:\n%s", v.stdout)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -79,6 +80,7 @@ func e2eCmd(args []string, stdout, stderr io.Writer) error {
 	f.register(fs)
 	fs.StringVar(&f.authInfo, "auth-info", "", "added to the cluster's AuthInfo")
 	fs.Var(&f.confLines, "conf-line", "a line to add to the cluster's slurm.conf (repeatable)")
+	summaryJSON := fs.String("summary-json", "", "write the report as JSON (an array of reports for several plugins)")
 	paths, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -86,13 +88,28 @@ func e2eCmd(args []string, stdout, stderr io.Writer) error {
 	if len(paths) == 0 {
 		return &usageError{e2eUsage}
 	}
+	if err := checkOutput("summary-json", *summaryJSON); err != nil {
+		return err
+	}
 	failed := false
+	var reports []*e2e.Report
 	for _, p := range paths {
 		rep, err := runE2E(p, &f, stdout, stderr)
 		if err != nil {
 			return err
 		}
+		reports = append(reports, rep)
 		failed = failed || rep.Failed()
+	}
+	if *summaryJSON != "" {
+		var v any = reports[0]
+		if len(reports) > 1 {
+			v = reports
+		}
+		data, _ := json.MarshalIndent(v, "", "  ")
+		if err := os.WriteFile(*summaryJSON, append(data, '\n'), 0o644); err != nil {
+			return &usageError{"--summary-json " + *summaryJSON + ": " + pathless(err)}
+		}
 	}
 	if failed {
 		return &exitStatus{1, fmt.Errorf("a MUST clause of the end-to-end check failed")}

@@ -96,8 +96,8 @@ Usage:
   plugincheck [run] PLUGIN... [flags]    check plugins against the contract (the default command)
   plugincheck inspect PLUGIN [--json] [--load] [flags]   what the plugin's file says; --load also loads it in a worker
   plugincheck list                       every spec: clause, level, labels, text
-  plugincheck certify PLUGIN --product FILE --out DIR [--sign-key KEY] [--cluster | --cluster-virtual N] [flags]
-                                         run every spec and write a certification bundle
+  plugincheck certify PLUGIN --product FILE --out DIR [--sign-key KEY] [--no-e2e] [--cluster | --cluster-virtual N] [flags]
+                                         run every spec (and the E2E clauses) and write a certification bundle
   plugincheck certify --gen-key FILE     write a new ed25519 key pair FILE and FILE.pub for --sign-key
   plugincheck verify DIR [--plugin PLUGIN] [--pubkey FILE]
                                          re-check a bundle: manifest, signature, completeness, verdict

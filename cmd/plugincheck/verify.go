@@ -73,6 +73,7 @@ func verifyCmd(args []string, stdout io.Writer) error {
 	line("host", "Slurm %s, generation %s", orDash(p.Host.SlurmVersion), s.Generation)
 	line("made by", "plugincheck %s (summary schema %d) on %s, %s", e.Plugincheck, s.Schema, e.OS, e.Finished)
 	line("MUST clauses", "all %d of %s plugins present in the run (%d not applicable to the generation)", len(rep.Required), s.Kind, len(rep.NotApplicable))
+	line("E2E", "%s", rep.E2EScope())
 	if c := rep.Cluster; c != nil {
 		line("cluster", "%d node(s), every node's section present, %d srun launch, clock skew %.1f ms", len(c.Nodes), c.Launches, c.SkewMS)
 	}
@@ -83,9 +84,9 @@ func verifyCmd(args []string, stdout io.Writer) error {
 		return &exitStatus{code: 1, err: errors.New("bundle intact; plugin not conformant: " + rep.Why())}
 	}
 	if rep.Signed {
-		fmt.Fprintf(stdout, "verified: %s\n", s.Verdict)
+		fmt.Fprintf(stdout, "verified: %s%s\n", s.Verdict, e2eNote(rep))
 	} else {
-		fmt.Fprintf(stdout, "verified: %s (UNSIGNED: integrity only)\n", s.Verdict)
+		fmt.Fprintf(stdout, "verified: %s%s (UNSIGNED: integrity only)\n", s.Verdict, e2eNote(rep))
 	}
 	return nil
 }

@@ -14,6 +14,8 @@
 //	ginkgo.json       Ginkgo's JSON report of the run
 //	junit.xml         Ginkgo's JUnit report of the run
 //	console.log       everything the run printed
+//	e2e.json          the E2E clauses in real Slurm daemons of the plugin's release,
+//	                  or why they were left out (--no-e2e, not root, no daemons)
 //	MANIFEST          "<sha256>  <file>" for each file above, sorted: sha256sum -c reads it
 //	MANIFEST.sig      optional: base64 ed25519 signature of MANIFEST's bytes
 //
@@ -22,7 +24,9 @@
 // plugincheck no newer than this one made it; summary.json, plugin.json,
 // product.yaml and ginkgo.json describe the same, unfiltered run; and every
 // MUST clause of the plugin's kind is in it. The plugin is conformant when
-// each of those passed or does not apply to its generation.
+// each of those passed or does not apply to its generation, and every MUST
+// E2E clause passed when e2e.json says they ran (left out, they are not
+// counted as passed: the bundle's scope says so).
 package bundle
 
 import (
@@ -39,8 +43,8 @@ import (
 
 // Format is the version of the bundle layout (which files, and what
 // plugin.json and environment.json mean). It changes when a file is added,
-// removed or changes meaning.
-const Format = 1
+// removed or changes meaning. Format 2 added e2e.json.
+const Format = 2
 
 // The files of a bundle.
 const (

@@ -50,6 +50,9 @@ type Report struct {
 	// Cluster is the cluster part of a `certify --cluster` bundle (nil
 	// without one); its clauses not passed are among Failures.
 	Cluster *ClusterReport
+	// E2E is e2e.json: the E2E clauses, or why they were left out; nil
+	// for a bundle of a format before it.
+	E2E *E2ERecord
 }
 
 // Failure is a MUST clause that did not pass.
@@ -226,6 +229,9 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 	if err := checkGinkgo(dir, rep, required, byID); err != nil {
 		return nil, err
 	}
+	if rep.E2E, err = readE2E(dir, rep); err != nil {
+		return nil, err
+	}
 
 	// 5. The plugin at hand is the one certified.
 	if opts.Plugin != "" {
@@ -263,6 +269,9 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 			return nil, invalid(SummaryJSON, "clause %s has an unknown result %q", c.ID, c.Result)
 		}
 	}
+	// The E2E clauses, when they ran, count as the unit clauses do; left
+	// out, they are in the report's scope line, not its verdict.
+	rep.Failures = append(rep.Failures, e2eFailures(rep.E2E)...)
 	if len(rep.Failures) == 0 && !rep.Summary.Conformant {
 		rep.Failures = append(rep.Failures, Failure{Reason: "the run's verdict: " + rep.Summary.Verdict})
 	}

@@ -51,6 +51,12 @@ type ClusterConfig struct {
 	// Sbin, when set, is laid over the root's usr/sbin: a vendor's own
 	// build of slurmctld, slurmd and slurmstepd.
 	Sbin string
+	// SlurmdAuthInfo, when set, is the slurmd's AuthInfo instead of
+	// AuthInfo, and SlurmdEnv their extra environment: nodes configured
+	// apart from slurmctld (E2E-REFUSE of a cred plugin: a node with
+	// another key must refuse slurmctld's job credentials).
+	SlurmdAuthInfo string
+	SlurmdEnv      []string
 }
 
 // Daemon is one running slurmctld or slurmd.
@@ -181,10 +187,16 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 	if err = os.WriteFile(c.Conf, []byte(c.slurmConf(ports, cfg.AuthInfo)), 0o644); err != nil {
 		return c, err
 	}
+	slurmdConf := c.Conf
+	if cfg.SlurmdAuthInfo != "" {
+		if slurmdConf, err = c.WriteConfVariant("slurmd.conf", cfg.SlurmdAuthInfo); err != nil {
+			return c, err
+		}
+	}
 	if err = c.enterNamespace(ctx); err != nil {
 		return c, err
 	}
-	c.Ctld, err = c.startDaemon("slurmctld", filepath.Join(dir, "slurmctld.log"),
+	c.Ctld, err = c.startDaemon("slurmctld", filepath.Join(dir, "slurmctld.log"), nil,
 		"slurmctld", "-D", "-f", c.Conf)
 	if err != nil {
 		return c, err
@@ -193,8 +205,8 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 		return c, err
 	}
 	for _, n := range c.Nodes {
-		d, err := c.startDaemon("slurmd "+n, filepath.Join(dir, "slurmd."+n+".log"),
-			"slurmd", "-D", "-N", n, "-f", c.Conf)
+		d, err := c.startDaemon("slurmd "+n, filepath.Join(dir, "slurmd."+n+".log"), cfg.SlurmdEnv,
+			"slurmd", "-D", "-N", n, "-f", slurmdConf)
 		if err != nil {
 			return c, err
 		}
@@ -285,6 +297,31 @@ func (c *Cluster) WriteConfVariant(name, authInfo string) (string, error) {
 	return p, os.WriteFile(p, []byte(strings.Join(out, "\n")), 0o644)
 }
 
+// WriteConfRelayed writes a copy of the configuration whose clients reach
+// slurmctld at relayPort instead (a relay in between), and returns its
+// path and slurmctld's own port.
+func (c *Cluster) WriteConfRelayed(name string, relayPort int) (string, int, error) {
+	data, err := os.ReadFile(c.Conf)
+	if err != nil {
+		return "", 0, err
+	}
+	lines := strings.Split(string(data), "\n")
+	ctldPort := 0
+	for i, l := range lines {
+		if v, ok := strings.CutPrefix(l, "SlurmctldPort="); ok {
+			if ctldPort, err = strconv.Atoi(v); err != nil {
+				return "", 0, fmt.Errorf("%s: %w", c.Conf, err)
+			}
+			lines[i] = fmt.Sprintf("SlurmctldPort=%d", relayPort)
+		}
+	}
+	if ctldPort == 0 {
+		return "", 0, fmt.Errorf("%s has no SlurmctldPort", c.Conf)
+	}
+	p := filepath.Join(c.Dir, name)
+	return p, ctldPort, os.WriteFile(p, []byte(strings.Join(lines, "\n")), 0o644)
+}
+
 // enterNamespace starts the process that holds the mount namespace.
 func (c *Cluster) enterNamespace(ctx context.Context) error {
 	var script strings.Builder
@@ -343,13 +380,13 @@ func (c *Cluster) env(conf string, extra []string) []string {
 	return append(env, extra...)
 }
 
-func (c *Cluster) startDaemon(name, log string, args ...string) (*Daemon, error) {
+func (c *Cluster) startDaemon(name, log string, env []string, args ...string) (*Daemon, error) {
 	d := &Daemon{Name: name, Log: log, Out: &TailBuffer{Max: 1 << 20}, done: make(chan struct{})}
 	// No core file: slurmctld dumps it in / (outside the cluster's
 	// directory); the signal is the evidence.
 	argv := c.inNS(-1, -1, append([]string{"prlimit", "--core=0", "--"}, args...)...)
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = c.env(c.Conf, nil)
+	cmd.Env = c.env(c.Conf, env)
 	cmd.Dir = c.Dir
 	cmd.Stdout, cmd.Stderr = d.Out, d.Out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -528,15 +565,21 @@ func (c *Cluster) Evidence(lines int) []string {
 		s := fmt.Sprintf("%s (%s), last lines of %s:\n%s", d.Name, state, filepath.Base(d.Log), tailFile(d.Log, lines))
 		// Its stderr repeats the log ("slurmctld: …"); what else is there
 		// comes from elsewhere, e.g. glibc's "double free detected".
+		// A daemon that ends before it opens its log (a plugin it
+		// cannot load) says why on stderr only: all of it counts then.
 		data := d.Out.Bytes()
 		var other []string
 		prog, _, _ := strings.Cut(d.Name, " ")
+		_, noLog := os.Stat(d.Log)
 		for _, l := range strings.Split(string(data), "\n") {
-			if l != "" && !strings.HasPrefix(l, prog+": ") {
+			if l != "" && (noLog != nil || !strings.HasPrefix(l, prog+": ")) {
 				other = append(other, l)
 			}
 		}
-		if len(other) > 0 {
+		switch {
+		case len(other) > 0 && noLog != nil:
+			s += "\n  its stderr:\n" + tail(strings.Join(other, "\n"), lines)
+		case len(other) > 0:
 			s += "\n  its stderr, besides the log:\n" + tail(strings.Join(other, "\n"), lines)
 		}
 		out = append(out, s)

@@ -2,6 +2,7 @@ package profile
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -48,6 +49,44 @@ func (p *Profile) coversSeries(ver Version) bool {
 		}
 	}
 	return false
+}
+
+// FrameworkFuncs are the names of the functions a framework of kind looks
+// up in some generation, but the loader's own (init, fini).
+func FrameworkFuncs(kind Kind) map[string]bool {
+	skip := common()
+	m := map[string]bool{}
+	for _, p := range All(kind) {
+		for _, f := range p.Funcs {
+			if !f.Optional && !skip[f.Symbol] {
+				m[f.Symbol] = true
+			}
+		}
+	}
+	return m
+}
+
+// HostLookups adds to d the functions the host's framework looks up
+// (lookups, read from the host library) that the plugin does not export:
+// the host's loader refuses it for them whatever its generation.
+func (d *Detection) HostLookups(lookups []string, symbols map[string]bool) {
+	var lacking []string
+	for _, s := range lookups {
+		if !symbols[s] && !slices.Contains(d.Missing, s) {
+			lacking = append(lacking, s)
+		}
+	}
+	if len(lacking) == 0 {
+		return
+	}
+	d.Missing = append(d.Missing, lacking...)
+	sort.Strings(d.Missing)
+	note := fmt.Sprintf("the host library's framework looks up %s, which the plugin does not export: this host's daemons refuse to load it",
+		strings.Join(lacking, ", "))
+	if d.Note != "" {
+		note = d.Note + "; " + note
+	}
+	d.Note = note
 }
 
 // common are the symbols every generation shares; they say nothing about
