@@ -45,7 +45,7 @@ var Clauses = []Clause{
 	{"AUTH-RUID", Should, "a credential restricted to one uid does not verify as another"},
 	{"AUTH-NULL", Should, "NULL arguments give the error value with errno, no crash"},
 	{"AUTH-THREAD", May, "thread_config, thread_clear and token_generate never crash"},
-	{"AUTH-CONCURRENT", Should, "several threads can use the plugin at once"},
+	{"AUTH-CONCURRENT", Must, "several threads can use the plugin at once"},
 	{"AUTH-LEAK", Should, "10,000 cycles in the steady state grow the heap by less than 1 MiB"},
 	{"CRED-KEY", Must, "read_private_key and read_public_key return keys for valid files"},
 	{"CRED-KEY-BAD", Should, "bad key files give NULL with errno, no crash"},

@@ -50,7 +50,7 @@ var Contract = map[string]ClauseText{
 	"AUTH-RUID":        {"Where `create` takes `r_uid`: a credential restricted to one uid does not verify in a process running as another.", "slurm:auth_p_create"},
 	"AUTH-NULL":        {"NULL credential or buffer arguments to destroy, verify, get_*, pack and unpack return the error value (SLURM_ERROR, NULL, or SLURM_AUTH_NOBODY) with errno set, and never crash.", "seed:auth \"Cannot be NULL\""},
 	"AUTH-THREAD":      {"`thread_config`, `thread_clear`, `token_generate` (where present) return an error value or work; never crash.", "slurm"},
-	"AUTH-CONCURRENT":  {"Several threads creating, packing, unpacking, verifying and destroying at once all succeed (Slurm plugins must be re-entrant).", "slurm:plugins.shtml"},
+	"AUTH-CONCURRENT":  {"Several threads creating, packing, unpacking, verifying and destroying at once all succeed (Slurm plugins must be re-entrant). MUST here, where the specification has SHOULD: slurmctld verifies the credentials of concurrent RPCs in concurrent threads, and a plugin that fails this breaks it (make agreement: E2E-STABLE fails).", "slurm:plugins.shtml, E2E-STABLE"},
 	"AUTH-LEAK":        {"10,000 full create/pack/unpack/verify/destroy cycles grow heap in use by less than 1 MiB.", "seed:auth destroy"},
 	"CRED-KEY":         {"`read_private_key` and `read_public_key` return non-NULL for valid key files; `destroy_key` releases each.", "seed:cred"},
 	"CRED-KEY-BAD":     {"A missing, unreadable, empty or corrupt key file gives NULL with errno, no crash. A plugin that ignores the path (cred/munge does) is reported as such.", "seed:cred Returns"},

@@ -305,7 +305,7 @@ func init() {
 			_, _, _, err := k.a.TokenGenerate("plugincheck", 60)
 			Expect(err).NotTo(HaveOccurred())
 		}})
-	register(Spec{Clause: "AUTH-CONCURRENT", Level: Should, Kinds: auth, Area: Robustness,
+	register(Spec{Clause: "AUTH-CONCURRENT", Level: Must, Kinds: auth, Area: Robustness,
 		Text: "four threads creating, packing, unpacking, verifying and destroying at once all succeed",
 		Body: func(c *Ctx) {
 			k := c.authKit()
