@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/plugincheck/plugincheck/internal/cleanup"
 	"github.com/plugincheck/plugincheck/suite"
 )
 
@@ -82,7 +83,7 @@ func runCmd(args []string, stdout io.Writer) error {
 	// a temporary directory, and they are joined at the end.
 	var parts reportParts
 	if len(paths) > 1 && (opts.JUnitReport != "" || opts.JSONReport != "") {
-		if parts.dir, err = os.MkdirTemp("", "plugincheck-reports-"); err != nil {
+		if parts.dir, err = os.MkdirTemp("", cleanup.TempPattern("reports")); err != nil {
 			return err
 		}
 		defer os.RemoveAll(parts.dir)

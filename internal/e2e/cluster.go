@@ -30,6 +30,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/plugincheck/plugincheck/internal/cleanup"
 )
 
 // overlaid are the directories of a daemon root laid over the machine's.
@@ -148,7 +150,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 		return nil, err
 	}
 	host, _, _ = strings.Cut(host, ".")
-	dir, err := os.MkdirTemp("", "plugincheck-e2e-")
+	dir, err := os.MkdirTemp("", cleanup.TempPattern("e2e"))
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plugincheck/plugincheck/internal/cleanup"
 	"github.com/plugincheck/plugincheck/loader"
 	"github.com/plugincheck/plugincheck/loader/munged"
 )
@@ -175,7 +176,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 
 	// The plugin, alone in a directory, under the name Slurm looks for.
-	pdir, err := os.MkdirTemp("", "plugincheck-e2e-plugin-")
+	pdir, err := os.MkdirTemp("", cleanup.TempPattern("e2e-plugin"))
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plugincheck/plugincheck/internal/cleanup"
 	"github.com/plugincheck/plugincheck/loader"
 	"github.com/plugincheck/plugincheck/loader/munged"
 )
@@ -55,7 +56,7 @@ func StartVirtual(ctx context.Context, o Options) (v *Virtual, err error) {
 			started.Stop()
 		}
 	}()
-	if v.plugins, err = os.MkdirTemp("", "plugincheck-e2e-plugin-"); err != nil {
+	if v.plugins, err = os.MkdirTemp("", cleanup.TempPattern("e2e-plugin")); err != nil {
 		return nil, err
 	}
 	os.Chmod(v.plugins, 0o755)
