@@ -68,7 +68,9 @@ func TestClusterVirtual(t *testing.T) {
 				// The good one is certified with its cluster part, which
 				// verify checks node by node.
 				bundleDir = filepath.Join(t.TempDir(), "bundle")
-				args = certifyArgs(t, r.plugin, bundleDir, "--cluster-virtual", "3", "--cluster-arg=--daemons="+daemons)
+				// --no-e2e: the test is about the cluster part (the E2E
+				// part has TestCertifyAndVerify).
+				args = certifyArgs(t, r.plugin, bundleDir, "--no-e2e", "--cluster-virtual", "3", "--cluster-arg=--daemons="+daemons)
 				for _, a := range r.args {
 					args = append(args, "--cluster-arg="+a)
 				}
