@@ -552,6 +552,9 @@ func (k *cred2Kit) tamper(what string, fresh func() []byte, sbcast bool) {
 			break
 		}
 		b[start+4+i] ^= 0x01
+		if sameSignature(sig, string(b[start+4:start+4+len(sig)])) {
+			continue
+		}
 		reject(fmt.Sprintf("changing byte %d (%q) of the signature %q", i, sig[i], sig), b)
 	}
 	b, start, sig := next()
@@ -574,6 +577,17 @@ func (k *cred2Kit) tamper(what string, fresh func() []byte, sbcast bool) {
 		Expect(err).NotTo(HaveOccurred())
 		reject("a MUNGE signature made with another key", withSig(packstr(text)))
 	}
+}
+
+// sameSignature reports whether a changed MUNGE signature still says the
+// same thing to munged: its base64 decoder ignores the unused low bits of
+// the last character, so whether flipping one there changes anything
+// depends on the credential's length, which munged's random salt varies
+// from credential to credential. Such a change is no forgery.
+func sameSignature(sig, changed string) bool {
+	a, errA := munge.Unarmor(sig)
+	b, errB := munge.Unarmor(changed)
+	return errA == nil && errB == nil && bytes.Equal(a, b)
 }
 
 func packstr(s string) []byte {
