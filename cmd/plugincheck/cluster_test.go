@@ -32,7 +32,9 @@ func TestClusterBadInput(t *testing.T) {
 // clause; the fixture whose key mixes in the node's name fails
 // CLUSTER-INTEROP alone; Debian's auth/none fails CLUSTER-REFUSE. Only the
 // good fixture runs the unit suite on its nodes (the others' unit verdicts
-// are pinned elsewhere).
+// are pinned elsewhere). The good one's cluster run is certify's, which
+// hands it the certified run's suite flags: with certifyArgs' --auth-ttl,
+// every node's unit run tests AUTH-EXPIRY as `plugincheck run` does.
 func TestClusterVirtual(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -68,7 +70,8 @@ func TestClusterVirtual(t *testing.T) {
 				// The good one is certified with its cluster part, which
 				// verify checks node by node.
 				bundleDir = filepath.Join(t.TempDir(), "bundle")
-				args = certifyArgs(t, r.plugin, bundleDir, "--cluster-virtual", "3", "--cluster-arg=--daemons="+daemons)
+				// The E2E clauses are left out: they are checked elsewhere.
+				args = certifyArgs(t, r.plugin, bundleDir, "--no-e2e", "--cluster-virtual", "3", "--cluster-arg=--daemons="+daemons)
 				for _, a := range r.args {
 					args = append(args, "--cluster-arg="+a)
 				}
@@ -99,6 +102,11 @@ func TestClusterVirtual(t *testing.T) {
 				t.Errorf("no node × clause table or interop matrix:\n%s", so)
 			}
 			if bundleDir != "" {
+				for _, n := range rep.Nodes {
+					if n.Unit == nil || n.Unit.Clauses["AUTH-EXPIRY"] != "passed" {
+						t.Errorf("node %s: the cluster's --auth-ttl did not reach its unit run (AUTH-EXPIRY %+v)", n.Name, n.Unit)
+					}
+				}
 				checkClusterBundle(t, bundleDir)
 			}
 		})

@@ -44,10 +44,10 @@ type ClusterReport struct {
 	Virtual    bool          `json:"virtual"`
 	Nodes      []ClusterNode `json:"nodes"`
 	Clauses    []struct {
-		ID     string `json:"ID"`
-		Level  string `json:"Level"`
-		Status string `json:"Status"`
-		Detail string `json:"Detail"`
+		ID     string `json:"id"`
+		Level  string `json:"level"`
+		Status string `json:"result"`
+		Detail string `json:"detail"`
 	} `json:"clauses"`
 	SkewMS   float64 `json:"clock_skew_ms"`
 	Launches int     `json:"srun_launches"`

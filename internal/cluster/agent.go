@@ -26,24 +26,21 @@ import (
 
 // AgentOptions configure the agent srun starts on each node.
 type AgentOptions struct {
-	Plugin string
-	Loader loader.Options
-	// SlurmConf is a slurm.conf for the plugin's host instead of the
-	// generated one (--slurm-conf).
-	SlurmConf string
-	// AuthInfo is the node's AuthInfo; empty means the AuthInfo line of
-	// the node's slurm.conf ($SLURM_CONF, else /etc/slurm/slurm.conf).
-	AuthInfo string
+	// Suite is the unit run's configuration, `plugincheck run`'s flags as
+	// the coordinator was given them; its plugin, host (Loader,
+	// SlurmConf), AuthInfo, cred keys, Env and CallTimeout configure the
+	// credential steps too. An empty AuthInfo there means the AuthInfo line
+	// of the node's slurm.conf ($SLURM_CONF, else /etc/slurm/slurm.conf);
+	// empty keys, the one key the coordinator hands every node.
+	Suite suite.Config
+	// Procs is the unit run's --procs.
+	Procs int
 	// RefuseAuthInfo and RefuseEnv configure the plugin with another key
 	// (CLUSTER-REFUSE); "%k" in them is a key file of fresh random bytes
 	// the agent writes on its node. Built in for auth/munge (a second
 	// munged with its own key) and auth/none.
 	RefuseAuthInfo string
 	RefuseEnv      []string
-	// PrivateKey and PublicKey are a cred plugin's key files on every
-	// node; empty, the coordinator hands every node one fresh key.
-	PrivateKey, PublicKey string
-	CallTimeout           time.Duration
 }
 
 // KeyPlaceholder in --refuse-auth-info and --refuse-env is replaced by a
@@ -52,14 +49,16 @@ const KeyPlaceholder = "%k"
 
 // agent is one node's side of a run.
 type agent struct {
-	o      AgentOptions
-	ctx    context.Context
-	rank   int
-	node   string
-	target *loader.Target
-	out    *lineWriter
-	keys   keyPair  // a cred plugin's
-	undo   []func() // at the agent's end
+	o   AgentOptions
+	ctx context.Context
+	// authInfo is the node's AuthInfo of the credential steps.
+	authInfo string
+	rank     int
+	node     string
+	target   *loader.Target
+	out      *lineWriter
+	keys     keyPair  // a cred plugin's
+	undo     []func() // at the agent's end
 }
 
 // Agent serves the coordinator's requests read from in, answering on out,
@@ -78,15 +77,15 @@ func Agent(ctx context.Context, in io.Reader, out io.Writer, o AgentOptions) err
 	if a.node == "" {
 		a.node = host
 	}
-	if a.o.AuthInfo == "" {
-		a.o.AuthInfo = nodeAuthInfo()
+	if a.authInfo = o.Suite.AuthInfo; a.authInfo == "" {
+		a.authInfo = nodeAuthInfo()
 	}
-	hello := message{Op: opHello, Rank: a.rank, Node: a.node, Host: host, Plugin: o.Plugin}
-	if data, err := os.ReadFile(o.Plugin); err != nil {
+	hello := message{Op: opHello, Rank: a.rank, Node: a.node, Host: host, Plugin: o.Suite.Plugin}
+	if data, err := os.ReadFile(o.Suite.Plugin); err != nil {
 		hello.Error = err.Error()
 	} else {
 		hello.SHA256 = fmt.Sprintf("%x", sha256.Sum256(data))
-		if a.target, err = loader.Open(o.Plugin, o.Loader); err != nil {
+		if a.target, err = loader.Open(o.Suite.Plugin, o.Suite.Loader); err != nil {
 			hello.Error = err.Error()
 		} else {
 			hello.PluginType = a.target.Plugin.Type
@@ -200,7 +199,7 @@ func (a *agent) open(authInfo string, env []string, keys keyPair) (*session, err
 		return nil, &errUnsupported{fmt.Sprintf("%s has the 23.11+ cred API (%s): cluster mode exchanges auth credentials and key-API signatures, not its credentials yet",
 			a.target.Plugin.Type, a.target.Profile.Name)}
 	}
-	sb, err := a.target.NewSandbox(loader.SandboxOptions{SlurmConf: a.o.SlurmConf, AuthInfo: authInfo, Env: env, CallTimeout: a.o.CallTimeout})
+	sb, err := a.target.NewSandbox(loader.SandboxOptions{SlurmConf: a.o.Suite.SlurmConf, AuthInfo: authInfo, Env: env, CallTimeout: a.o.Suite.CallTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -295,8 +294,8 @@ func (s *session) create(data []byte, pv uint16) (*Credential, error) {
 // user gave none (the coordinator hands every node the same).
 func (a *agent) make(key []byte) message {
 	var m message
-	if a.o.PrivateKey != "" {
-		a.keys = keyPair{a.o.PrivateKey, a.o.PublicKey}
+	if a.o.Suite.PrivateKey != "" {
+		a.keys = keyPair{a.o.Suite.PrivateKey, a.o.Suite.PublicKey}
 	} else if a.target != nil && a.target.Plugin.Kind() == profile.Cred {
 		path, remove, err := keyFile("cluster", key)
 		if err != nil {
@@ -306,7 +305,7 @@ func (a *agent) make(key []byte) message {
 		a.undo = append(a.undo, remove)
 		a.keys = keyPair{path, path}
 	}
-	s, err := a.open(a.o.AuthInfo, nil, a.keys)
+	s, err := a.open(a.authInfo, a.o.Suite.Env, a.keys)
 	if err != nil {
 		var u *errUnsupported
 		if errors.As(err, &u) {
@@ -359,7 +358,8 @@ func (a *agent) otherKey() (info string, env []string, keys keyPair, undo func()
 		return p, err
 	}
 	if a.o.RefuseAuthInfo != "" || len(a.o.RefuseEnv) > 0 {
-		info, env = a.o.RefuseAuthInfo, append([]string(nil), a.o.RefuseEnv...)
+		// The refusing settings come last: they win over --env's.
+		info, env = a.o.RefuseAuthInfo, append(append([]string(nil), a.o.Suite.Env...), a.o.RefuseEnv...)
 		if strings.Contains(info+strings.Join(env, "\x00"), KeyPlaceholder) {
 			key, err := fresh()
 			if err != nil {
@@ -379,13 +379,13 @@ func (a *agent) otherKey() (info string, env []string, keys keyPair, undo func()
 		if err != nil {
 			return "", nil, keys, undo, "a second munged with another key: " + err.Error()
 		}
-		return d.AuthInfo(0), nil, keys, func() { d.Stop() }, ""
+		return d.AuthInfo(0), a.o.Suite.Env, keys, func() { d.Stop() }, ""
 	case a.target.Plugin.Kind() == profile.Cred:
 		key, err := fresh()
 		if err != nil {
 			return "", nil, keys, undo, "another key file: " + err.Error()
 		}
-		return a.o.AuthInfo, nil, keyPair{key, key}, undo, ""
+		return a.authInfo, a.o.Suite.Env, keyPair{key, key}, undo, ""
 	}
 	return "", nil, keys, undo, fmt.Sprintf("no built-in way to configure %s with another key: give --refuse-auth-info STR or --refuse-env VAR=VALUE (%s stands for a fresh key file on each node)",
 		a.target.Plugin.Type, KeyPlaceholder)
@@ -421,7 +421,7 @@ func keyFile(kind string, key []byte) (string, func(), error) {
 // another key elsewhere, which must be refused.
 func (a *agent) verify(creds []Credential) message {
 	var m message
-	s, err := a.open(a.o.AuthInfo, nil, a.keys)
+	s, err := a.open(a.authInfo, a.o.Suite.Env, a.keys)
 	if err != nil {
 		m.Error = err.Error()
 		return m
@@ -435,7 +435,7 @@ func (a *agent) verify(creds []Credential) message {
 			// The worker died on an earlier credential: a fresh one for
 			// the rest, the death stays that check's finding.
 			s.close()
-			if s, err = a.open(a.o.AuthInfo, nil, a.keys); err != nil {
+			if s, err = a.open(a.authInfo, a.o.Suite.Env, a.keys); err != nil {
 				m.Error = err.Error()
 				return m
 			}
@@ -509,12 +509,14 @@ func (s *session) accepts(c Credential, pv uint16) (string, bool) {
 	return fmt.Sprintf("verified: uid %d gid %d", uid, gid), true
 }
 
-// unit runs the unit suite on this node with the run's seed.
+// unit runs the unit suite on this node as `plugincheck run` with the
+// cluster's suite flags, and the run's seed.
 func (a *agent) unit(seed int64) message {
 	var m message
 	start := time.Now()
-	cfg := suite.Config{Plugin: a.o.Plugin, Loader: a.o.Loader, SlurmConf: a.o.SlurmConf, CallTimeout: a.o.CallTimeout, Seed: seed}
-	sum, err := suite.Run(cfg, suite.RunOptions{Quiet: true, NoColor: true})
+	cfg := a.o.Suite
+	cfg.Seed = seed
+	sum, err := suite.Run(cfg, suite.RunOptions{Quiet: true, NoColor: true, Procs: a.o.Procs})
 	if sum == nil {
 		m.Error = "the unit suite did not run: " + err.Error()
 		return m
