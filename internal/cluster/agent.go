@@ -170,16 +170,28 @@ func nodeAuthInfo() string {
 }
 
 // session is an initialised plugin in a worker, configured with authInfo
-// and env: an auth plugin, or a key-API cred plugin with its key pair.
+// and env: an auth plugin, a key-API cred plugin with its key pair, or a
+// 23.11+ cred plugin (abi set) in the daemon of its role.
 type session struct {
 	sb       *loader.Sandbox
 	w        *loader.Worker
 	a        *loader.Auth
 	c        *loader.Cred
+	abi      *profile.CredABI
 	priv     uintptr
 	pub      uintptr
 	authInfo string
 }
+
+// role is what a session does with credentials. A 23.11+ cred plugin
+// creates as slurmctld and verifies as slurmd (cred_p_unpack verifies only
+// there), each in a worker running as that daemon.
+type role string
+
+const (
+	creator  role = "slurmctld"
+	receiver role = "slurmd"
+)
 
 // keyPair are a cred plugin's key files.
 type keyPair struct{ private, public string }
@@ -190,44 +202,84 @@ type errUnsupported struct{ why string }
 
 func (e *errUnsupported) Error() string { return e.why }
 
-func (a *agent) open(authInfo string, env []string, keys keyPair) (*session, error) {
+// keyAPI: a cred plugin of the key API (up to 23.02), whose credentials
+// are signatures over data with key files.
+func (a *agent) keyAPI() bool {
+	return a.target != nil && a.target.Plugin.Kind() == profile.Cred && a.target.Profile.Has(profile.OpSign)
+}
+
+// credABI is the release's structures of a 23.11+ cred plugin's job
+// credential, or why cluster mode cannot build them.
+func (a *agent) credABI() (*profile.CredABI, error) {
+	ver := a.target.Plugin.Version
+	if ver == nil {
+		ver = a.target.Host.Version
+	}
+	if !a.target.Profile.Has(profile.OpCredCreate) || !a.target.Profile.Has(profile.OpCredUnpack) {
+		return nil, &errUnsupported{fmt.Sprintf("%s (%s) has neither the key API's sign/verify_sign nor cred_p_create/cred_p_unpack",
+			a.target.Plugin.Type, a.target.Profile.Name)}
+	}
+	if ver == nil {
+		return nil, &errUnsupported{fmt.Sprintf("%s has the 23.11+ cred API and its release is unknown, so are its slurm_cred_arg_t's members", a.target.Plugin.Type)}
+	}
+	abi := profile.CredABIFor(*ver)
+	if abi == nil {
+		return nil, &errUnsupported{fmt.Sprintf("%s has the 23.11+ cred API: no slurm_cred_arg_t layout for Slurm %s", a.target.Plugin.Type, ver)}
+	}
+	return abi, nil
+}
+
+func (a *agent) open(authInfo string, env []string, keys keyPair, r role) (*session, error) {
 	if a.target == nil {
 		return nil, errors.New("the plugin did not open on this node")
 	}
 	cred := a.target.Plugin.Kind() == profile.Cred
-	if cred && !a.target.Profile.Has(profile.OpSign) {
-		return nil, &errUnsupported{fmt.Sprintf("%s has the 23.11+ cred API (%s): cluster mode exchanges auth credentials and key-API signatures, not its credentials yet",
-			a.target.Plugin.Type, a.target.Profile.Name)}
+	var abi *profile.CredABI
+	if cred && !a.keyAPI() {
+		var err error
+		if abi, err = a.credABI(); err != nil {
+			return nil, err
+		}
 	}
 	sb, err := a.target.NewSandbox(loader.SandboxOptions{SlurmConf: a.o.Suite.SlurmConf, AuthInfo: authInfo, Env: env, CallTimeout: a.o.Suite.CallTimeout})
 	if err != nil {
 		return nil, err
 	}
-	s := &session{sb: sb, authInfo: authInfo}
-	if s.w, err = sb.Start(a.ctx); err != nil {
+	s := &session{sb: sb, abi: abi, authInfo: authInfo}
+	if abi != nil {
+		s.w, err = sb.StartAs(a.ctx, string(r))
+	} else {
+		s.w, err = sb.Start(a.ctx)
+	}
+	if err != nil {
 		sb.Close()
 		return nil, err
 	}
-	var r loader.Result
+	var res loader.Result
 	if cred {
 		if s.c, err = s.w.Cred(); err == nil {
-			r, err = s.c.Init()
+			res, err = s.c.Init()
 		}
 	} else if s.a, err = s.w.Auth(); err == nil {
-		r, err = s.a.Init()
+		res, err = s.a.Init()
 	}
-	if err == nil && r.Int() != 0 {
-		err = fmt.Errorf("init returned %d", r.Int())
+	if err == nil && res.Int() != 0 {
+		err = fmt.Errorf("init returned %d", res.Int())
 	}
-	if err == nil && cred {
+	if err == nil && abi != nil && s.w.Has("switch_g_init") {
+		// As every daemon does at start: cred_create packs switch data
+		// and cred_unpack unpacks it through the switch plugins.
+		_, err = s.w.Call("switch_g_init", loader.Int(map[role]int64{creator: 0, receiver: 1}[r]))
+	}
+	if err == nil && abi == nil && cred {
 		for _, k := range []struct {
 			p    *uintptr
 			read func(*string) (uintptr, loader.Result, error)
 			path string
 		}{{&s.priv, s.c.ReadPrivateKey, keys.private}, {&s.pub, s.c.ReadPublicKey, keys.public}} {
 			path := k.path
-			if *k.p, r, err = k.read(&path); err == nil && *k.p == 0 {
-				err = fmt.Errorf("reading key %s failed, errno %d", path, r.Errno)
+			if *k.p, res, err = k.read(&path); err == nil && *k.p == 0 {
+				err = fmt.Errorf("reading key %s failed, errno %d", path, res.Errno)
 			}
 			if err != nil {
 				break
@@ -256,6 +308,9 @@ func (a *agent) protocol() uint16 {
 // create makes a credential for any receiver carrying data, packed as the
 // framework sends it, with the identity it must carry.
 func (s *session) create(data []byte, pv uint16) (*Credential, error) {
+	if s.abi != nil {
+		return s.createJob(data, pv)
+	}
 	if s.c != nil {
 		sig, rc, r, err := s.c.Sign(s.priv, data)
 		if err != nil {
@@ -296,7 +351,7 @@ func (a *agent) make(key []byte) message {
 	var m message
 	if a.o.Suite.PrivateKey != "" {
 		a.keys = keyPair{a.o.Suite.PrivateKey, a.o.Suite.PublicKey}
-	} else if a.target != nil && a.target.Plugin.Kind() == profile.Cred {
+	} else if a.keyAPI() {
 		path, remove, err := keyFile("cluster", key)
 		if err != nil {
 			m.Error = err.Error()
@@ -305,7 +360,7 @@ func (a *agent) make(key []byte) message {
 		a.undo = append(a.undo, remove)
 		a.keys = keyPair{path, path}
 	}
-	s, err := a.open(a.authInfo, a.o.Suite.Env, a.keys)
+	s, err := a.open(a.authInfo, a.o.Suite.Env, a.keys, creator)
 	if err != nil {
 		var u *errUnsupported
 		if errors.As(err, &u) {
@@ -329,7 +384,7 @@ func (a *agent) make(key []byte) message {
 		m.OtherNote = note
 		return m
 	}
-	o, err := a.open(info, env, keys)
+	o, err := a.open(info, env, keys, creator)
 	if err != nil {
 		m.OtherNote = "the plugin configured with another key did not start: " + err.Error()
 		return m
@@ -380,7 +435,7 @@ func (a *agent) otherKey() (info string, env []string, keys keyPair, undo func()
 			return "", nil, keys, undo, "a second munged with another key: " + err.Error()
 		}
 		return d.AuthInfo(0), a.o.Suite.Env, keys, func() { d.Stop() }, ""
-	case a.target.Plugin.Kind() == profile.Cred:
+	case a.keyAPI():
 		key, err := fresh()
 		if err != nil {
 			return "", nil, keys, undo, "another key file: " + err.Error()
@@ -421,7 +476,7 @@ func keyFile(kind string, key []byte) (string, func(), error) {
 // another key elsewhere, which must be refused.
 func (a *agent) verify(creds []Credential) message {
 	var m message
-	s, err := a.open(a.authInfo, a.o.Suite.Env, a.keys)
+	s, err := a.open(a.authInfo, a.o.Suite.Env, a.keys, receiver)
 	if err != nil {
 		m.Error = err.Error()
 		return m
@@ -435,7 +490,7 @@ func (a *agent) verify(creds []Credential) message {
 			// The worker died on an earlier credential: a fresh one for
 			// the rest, the death stays that check's finding.
 			s.close()
-			if s, err = a.open(a.authInfo, a.o.Suite.Env, a.keys); err != nil {
+			if s, err = a.open(a.authInfo, a.o.Suite.Env, a.keys, receiver); err != nil {
 				m.Error = err.Error()
 				return m
 			}
@@ -457,6 +512,9 @@ func (a *agent) verify(creds []Credential) message {
 // identity and data. ok: verified with the right identity and data;
 // detail says what happened either way.
 func (s *session) accepts(c Credential, pv uint16) (string, bool) {
+	if s.abi != nil {
+		return s.acceptsJob(c, pv)
+	}
 	if s.c != nil {
 		// A signature has no identity: it verifies over the data or not.
 		rc, r, err := s.c.VerifySign(s.pub, c.Data, c.Packed, true)
