@@ -204,7 +204,7 @@ func certifyCmd(args []string, stdout io.Writer) error {
 	}
 
 	if cc.wanted() {
-		if err := cc.run(dir, info.Path, stdout); err != nil {
+		if err := cc.run(dir, info.Path, runArgs, stdout); err != nil {
 			if err := abandonIfInterrupted(dir, created); err != nil {
 				return err
 			}

@@ -28,17 +28,19 @@ func (c *clusterCertify) register(fs *flag.FlagSet) {
 
 func (c *clusterCertify) wanted() bool { return c.inAllocation || c.virtual > 0 }
 
-// run runs `plugincheck cluster` on the certified plugin into dir: its
+// run runs `plugincheck cluster` on the certified plugin into dir, with
+// the certified run's flags (runArgs) so that every node's unit run is
+// that run, then the --cluster-arg flags: its
 // report as cluster.json, its console as cluster-console.log, and one
 // section per node. The cluster verdict is verify's to give; an error is a
 // run that wrote no report.
-func (c *clusterCertify) run(dir, plugin string, stdout io.Writer) error {
+func (c *clusterCertify) run(dir, plugin string, runArgs []string, stdout io.Writer) error {
 	args := []string{"cluster", plugin, "--quiet", "--summary-json", filepath.Join(dir, bundle.ClusterJSON),
 		"--html-report", filepath.Join(dir, bundle.ClusterHTML)}
 	if c.virtual > 0 {
 		args = append(args, "--virtual", strconv.Itoa(c.virtual))
 	}
-	args = append(args, c.args...)
+	args = append(append(args, runArgs...), c.args...)
 	f, err := os.OpenFile(filepath.Join(dir, bundle.ClusterLog), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err

@@ -19,51 +19,34 @@ import (
 	"github.com/plugincheck/plugincheck/internal/e2e"
 )
 
-const clusterUsage = "usage: plugincheck cluster PLUGIN [--virtual N | --nodes N --partition P] [--refuse-auth-info STR] [--refuse-env VAR=VALUE] [--summary-json FILE]"
+const clusterUsage = "usage: plugincheck cluster PLUGIN [--virtual N | --nodes N --partition P] [--refuse-auth-info STR] [--refuse-env VAR=VALUE] [--summary-json FILE] [run's suite flags: --auth-ttl N, --env VAR=VALUE, …]"
 
-// agentFlags are passed on from `plugincheck cluster` to every agent.
+// agentFlags are what `plugincheck cluster` hands to every agent: the
+// host's and the unit suite's flags, registered as `run` registers them so
+// that each node's unit run is `plugincheck run` with them, and how to
+// configure the plugin with another key (CLUSTER-REFUSE).
 type agentFlags struct {
 	hf             hostFlags
-	authInfo       string
+	sf             suiteFlags
+	procs          int
 	refuseAuthInfo string
 	refuseEnv      multiFlag
-	privateKey     string
-	publicKey      string
-	callTimeout    time.Duration
 }
 
 func (f *agentFlags) register(fs *flag.FlagSet) {
 	f.hf.register(fs)
-	fs.StringVar(&f.authInfo, "auth-info", "", "the nodes' AuthInfo (default: the AuthInfo line of each node's slurm.conf)")
+	f.sf.register(fs)
+	registerProcs(fs, &f.procs)
 	fs.StringVar(&f.refuseAuthInfo, "refuse-auth-info", "", "AuthInfo that configures the plugin with another key (CLUSTER-REFUSE; built in for auth/munge and auth/none); "+cluster.KeyPlaceholder+" is a fresh key file on each node")
 	fs.Var(&f.refuseEnv, "refuse-env", "VAR=VALUE that configures the plugin with another key (repeatable; "+cluster.KeyPlaceholder+" as above)")
-	fs.StringVar(&f.privateKey, "private-key", "", "a cred plugin's private key file on every node (default: one fresh key handed to every node)")
-	fs.StringVar(&f.publicKey, "public-key", "", "a cred plugin's public key file on every node")
-	fs.DurationVar(&f.callTimeout, "call-timeout", 10*time.Second, "deadline of one plugin call")
 }
 
-// args are the agent's command-line flags.
-func (f *agentFlags) args() []string {
-	var a []string
-	add := func(name, v string) {
-		if v != "" {
-			a = append(a, "--"+name+"="+v)
-		}
-	}
-	add("slurm-lib", f.hf.slurmLib)
-	add("slurm-conf", f.hf.slurmConf)
-	add("sysroot", f.hf.sysroot)
-	add("lib-path", f.hf.libPath)
-	add("generation", f.hf.generation)
-	add("auth-info", f.authInfo)
-	add("refuse-auth-info", f.refuseAuthInfo)
-	for _, e := range f.refuseEnv {
-		add("refuse-env", e)
-	}
-	add("private-key", f.privateKey)
-	add("public-key", f.publicKey)
-	add("call-timeout", f.callTimeout.String())
-	return a
+// agentFlagNames are the flags of agentFlags, passed on as they were given.
+var agentFlagNames = append(append([]string(nil), runFlags...), "procs", "refuse-auth-info", "refuse-env")
+
+// args are the agent's command-line flags: those set on fs.
+func (f *agentFlags) args(fs *flag.FlagSet) []string {
+	return passOn(fs, agentFlagNames, map[string][]string{"conf-line": f.sf.confLines, "env": f.sf.env, "refuse-env": f.refuseEnv})
 }
 
 func clusterCmd(args []string, stdout, stderr io.Writer) error {
@@ -77,7 +60,6 @@ func clusterCmd(args []string, stdout, stderr io.Writer) error {
 	nodeTimeout := fs.Duration("node-timeout", 2*time.Minute, "a node that does not answer a step within this is a finding")
 	unitTimeout := fs.Duration("unit-timeout", 15*time.Minute, "deadline of the unit suite on each node")
 	unit := fs.Bool("unit", true, "run the unit suite on every node (CLUSTER-UNIT)")
-	seed := fs.Int64("seed", 0, "the unit suite's seed, the same on every node (0: pick one)")
 	summaryJSON := fs.String("summary-json", "", "write the report as JSON (nodes, clauses, matrices, each node's unit summary)")
 	htmlReport := fs.String("html-report", "", "write the report as a self-contained HTML page")
 	var ef e2eFlags // --daemons, --daemon-root, --slurm-sbin of the virtual cluster
@@ -87,7 +69,6 @@ func clusterCmd(args []string, stdout, stderr io.Writer) error {
 		fl := vfs.Lookup(name)
 		fs.Var(fl.Value, name, fl.Usage)
 	}
-	fs.Var(&ef.confLines, "conf-line", "a line to add to the virtual cluster's slurm.conf (repeatable)")
 	paths, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -100,7 +81,11 @@ func clusterCmd(args []string, stdout, stderr io.Writer) error {
 			return &usageError{fmt.Sprintf("--refuse-env %q is not VAR=VALUE", e)}
 		}
 	}
-	if (af.privateKey == "") != (af.publicKey == "") {
+	cfg, err := af.sf.config(&af.hf)
+	if err != nil {
+		return err
+	}
+	if (cfg.PrivateKey == "") != (cfg.PublicKey == "") {
 		return &usageError{"--private-key and --public-key go together"}
 	}
 	if *virtual < 0 || *virtual > 16 || *nodes < 0 {
@@ -126,21 +111,21 @@ func clusterCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	// With --bcast, srun copies the program it starts (this binary) to
 	// that path on each node and runs the copy.
-	agent := append(append([]string{exe, "cluster-agent"}, af.args()...), plugin)
+	agent := append(append([]string{exe, "cluster-agent"}, af.args(fs)...), plugin)
 	progress := func(s string) { fmt.Fprintln(stderr, "cluster: "+s) }
 	if ef.quiet {
 		progress = nil
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	o := cluster.Options{NodeTimeout: *nodeTimeout, UnitTimeout: *unitTimeout, Unit: *unit, Seed: *seed, Progress: progress}
+	o := cluster.Options{NodeTimeout: *nodeTimeout, UnitTimeout: *unitTimeout, Unit: *unit, Seed: cfg.Seed, Progress: progress}
 	var rep *cluster.Report
 	if *virtual > 0 {
 		eo, err := ef.options(plugin, stderr)
 		if err != nil {
 			return err
 		}
-		eo.Nodes, eo.AuthInfo = *virtual, af.authInfo
+		eo.Nodes, eo.AuthInfo, eo.ConfLines = *virtual, cfg.AuthInfo, cfg.ConfLines
 		if progress != nil {
 			progress(fmt.Sprintf("starting a virtual cluster of %d node(s)", *virtual))
 		}
@@ -230,8 +215,11 @@ func clusterAgentCmd(args []string) error {
 	}
 	out := os.NewFile(uintptr(proto), "agent protocol")
 	defer out.Close()
-	o := cluster.AgentOptions{Plugin: paths[0], Loader: af.hf.options(), SlurmConf: af.hf.slurmConf, AuthInfo: af.authInfo,
-		RefuseAuthInfo: af.refuseAuthInfo, RefuseEnv: af.refuseEnv, CallTimeout: af.callTimeout,
-		PrivateKey: af.privateKey, PublicKey: af.publicKey}
+	cfg, err := af.sf.config(&af.hf)
+	if err != nil {
+		return err
+	}
+	cfg.Plugin = paths[0]
+	o := cluster.AgentOptions{Suite: cfg, Procs: af.procs, RefuseAuthInfo: af.refuseAuthInfo, RefuseEnv: af.refuseEnv}
 	return cluster.Agent(cleanup.Context(), os.Stdin, out, o)
 }

@@ -30,9 +30,12 @@ func TestClusterBadInput(t *testing.T) {
 // TestClusterVirtual runs cluster mode in a three-node virtual cluster: the
 // good fixture (another key through --refuse-auth-info) passes every
 // clause; the fixture whose key mixes in the node's name fails
-// CLUSTER-INTEROP alone; Debian's auth/none fails CLUSTER-REFUSE. Only the
+// CLUSTER-INTEROP alone; Debian's auth/none fails CLUSTER-REFUSE; Debian's
+// 24.11 cred/munge passes INTEROP and REFUSE with job credentials. Only the
 // good fixture runs the unit suite on its nodes (the others' unit verdicts
-// are pinned elsewhere).
+// are pinned elsewhere). The good one's cluster run is certify's, which
+// hands it the certified run's suite flags: with certifyArgs' --auth-ttl,
+// every node's unit run tests AUTH-EXPIRY as `plugincheck run` does.
 func TestClusterVirtual(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -58,13 +61,18 @@ func TestClusterVirtual(t *testing.T) {
 			map[string]string{"CLUSTER-SAME": "passed", "CLUSTER-UNIT": "not tested", "CLUSTER-INTEROP": "FAILED", "CLUSTER-REFUSE": "passed"}},
 		{"none", testenv.Plugin(t, "22.05", "auth_none.so"), []string{"--unit=false"}, 1,
 			map[string]string{"CLUSTER-SAME": "passed", "CLUSTER-REFUSE": "FAILED"}},
+		// The 23.11+ cred API: a job credential made as slurmctld on one
+		// node verifies as slurmd on the others; one signed by a munged of
+		// another key is refused.
+		{"cred_munge_2411", testenv.Plugin(t, "24.11", "cred_munge.so"), []string{"--unit=false"}, 0,
+			map[string]string{"CLUSTER-SAME": "passed", "CLUSTER-INTEROP": "passed", "CLUSTER-REFUSE": "passed"}},
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
 			sum := filepath.Join(t.TempDir(), "cluster.json")
 			args := append([]string{"cluster", "--virtual", "3", "--daemons", daemons, "--quiet", "--summary-json", sum, r.plugin}, r.args...)
 			var bundleDir string
-			if r.code == 0 {
+			if r.name == "good_2205" {
 				// The good one is certified with its cluster part, which
 				// verify checks node by node.
 				bundleDir = filepath.Join(t.TempDir(), "bundle")
@@ -101,6 +109,11 @@ func TestClusterVirtual(t *testing.T) {
 				t.Errorf("no node × clause table or interop matrix:\n%s", so)
 			}
 			if bundleDir != "" {
+				for _, n := range rep.Nodes {
+					if n.Unit == nil || n.Unit.Clauses["AUTH-EXPIRY"] != "passed" {
+						t.Errorf("node %s: the cluster's --auth-ttl did not reach its unit run (AUTH-EXPIRY %+v)", n.Name, n.Unit)
+					}
+				}
 				checkClusterBundle(t, bundleDir)
 			}
 		})

@@ -72,6 +72,11 @@ func (s *suiteFlags) register(fs *flag.FlagSet) {
 	fs.Var(&durationFlag{p: &c.CallTimeout, min: 100 * time.Millisecond, max: time.Hour}, "call-timeout", "deadline of one plugin call, 100ms to 1h")
 }
 
+// registerProcs registers --procs, how many specs of a run go at once.
+func registerProcs(fs *flag.FlagSet, procs *int) {
+	fs.IntVar(procs, "procs", suite.DefaultProcs(), "how many specs run at once, each in a process of its own (1: one after another in this process)")
+}
+
 // rangeFlag is an int flag whose value must lie in [min, max].
 type rangeFlag struct {
 	p        *int

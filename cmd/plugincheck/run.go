@@ -35,7 +35,7 @@ func runCmd(args []string, stdout io.Writer) error {
 	var opts suite.RunOptions
 	var focus, skip multiFlag
 	fs.StringVar(&opts.LabelFilter, "label-filter", "", "Ginkgo label filter, e.g. 'MUST && !wire'")
-	fs.IntVar(&opts.Procs, "procs", suite.DefaultProcs(), "how many specs run at once, each in a process of its own (1: one after another in this process)")
+	registerProcs(fs, &opts.Procs)
 	fs.Var(&focus, "focus", "run only specs matching this regular expression (repeatable)")
 	fs.Var(&skip, "skip", "skip specs matching this regular expression (repeatable)")
 	fs.StringVar(&opts.JUnitReport, "junit-report", "", "write a JUnit report")

@@ -26,24 +26,21 @@ import (
 
 // AgentOptions configure the agent srun starts on each node.
 type AgentOptions struct {
-	Plugin string
-	Loader loader.Options
-	// SlurmConf is a slurm.conf for the plugin's host instead of the
-	// generated one (--slurm-conf).
-	SlurmConf string
-	// AuthInfo is the node's AuthInfo; empty means the AuthInfo line of
-	// the node's slurm.conf ($SLURM_CONF, else /etc/slurm/slurm.conf).
-	AuthInfo string
+	// Suite is the unit run's configuration, `plugincheck run`'s flags as
+	// the coordinator was given them; its plugin, host (Loader,
+	// SlurmConf), AuthInfo, cred keys, Env and CallTimeout configure the
+	// credential steps too. An empty AuthInfo there means the AuthInfo line
+	// of the node's slurm.conf ($SLURM_CONF, else /etc/slurm/slurm.conf);
+	// empty keys, the one key the coordinator hands every node.
+	Suite suite.Config
+	// Procs is the unit run's --procs.
+	Procs int
 	// RefuseAuthInfo and RefuseEnv configure the plugin with another key
 	// (CLUSTER-REFUSE); "%k" in them is a key file of fresh random bytes
 	// the agent writes on its node. Built in for auth/munge (a second
 	// munged with its own key) and auth/none.
 	RefuseAuthInfo string
 	RefuseEnv      []string
-	// PrivateKey and PublicKey are a cred plugin's key files on every
-	// node; empty, the coordinator hands every node one fresh key.
-	PrivateKey, PublicKey string
-	CallTimeout           time.Duration
 }
 
 // KeyPlaceholder in --refuse-auth-info and --refuse-env is replaced by a
@@ -52,14 +49,16 @@ const KeyPlaceholder = "%k"
 
 // agent is one node's side of a run.
 type agent struct {
-	o      AgentOptions
-	ctx    context.Context
-	rank   int
-	node   string
-	target *loader.Target
-	out    *lineWriter
-	keys   keyPair  // a cred plugin's
-	undo   []func() // at the agent's end
+	o   AgentOptions
+	ctx context.Context
+	// authInfo is the node's AuthInfo of the credential steps.
+	authInfo string
+	rank     int
+	node     string
+	target   *loader.Target
+	out      *lineWriter
+	keys     keyPair  // a cred plugin's
+	undo     []func() // at the agent's end
 }
 
 // Agent serves the coordinator's requests read from in, answering on out,
@@ -78,15 +77,15 @@ func Agent(ctx context.Context, in io.Reader, out io.Writer, o AgentOptions) err
 	if a.node == "" {
 		a.node = host
 	}
-	if a.o.AuthInfo == "" {
-		a.o.AuthInfo = nodeAuthInfo()
+	if a.authInfo = o.Suite.AuthInfo; a.authInfo == "" {
+		a.authInfo = nodeAuthInfo()
 	}
-	hello := message{Op: opHello, Rank: a.rank, Node: a.node, Host: host, Plugin: o.Plugin}
-	if data, err := os.ReadFile(o.Plugin); err != nil {
+	hello := message{Op: opHello, Rank: a.rank, Node: a.node, Host: host, Plugin: o.Suite.Plugin}
+	if data, err := os.ReadFile(o.Suite.Plugin); err != nil {
 		hello.Error = err.Error()
 	} else {
 		hello.SHA256 = fmt.Sprintf("%x", sha256.Sum256(data))
-		if a.target, err = loader.Open(o.Plugin, o.Loader); err != nil {
+		if a.target, err = loader.Open(o.Suite.Plugin, o.Suite.Loader); err != nil {
 			hello.Error = err.Error()
 		} else {
 			hello.PluginType = a.target.Plugin.Type
@@ -171,16 +170,28 @@ func nodeAuthInfo() string {
 }
 
 // session is an initialised plugin in a worker, configured with authInfo
-// and env: an auth plugin, or a key-API cred plugin with its key pair.
+// and env: an auth plugin, a key-API cred plugin with its key pair, or a
+// 23.11+ cred plugin (abi set) in the daemon of its role.
 type session struct {
 	sb       *loader.Sandbox
 	w        *loader.Worker
 	a        *loader.Auth
 	c        *loader.Cred
+	abi      *profile.CredABI
 	priv     uintptr
 	pub      uintptr
 	authInfo string
 }
+
+// role is what a session does with credentials. A 23.11+ cred plugin
+// creates as slurmctld and verifies as slurmd (cred_p_unpack verifies only
+// there), each in a worker running as that daemon.
+type role string
+
+const (
+	creator  role = "slurmctld"
+	receiver role = "slurmd"
+)
 
 // keyPair are a cred plugin's key files.
 type keyPair struct{ private, public string }
@@ -191,44 +202,84 @@ type errUnsupported struct{ why string }
 
 func (e *errUnsupported) Error() string { return e.why }
 
-func (a *agent) open(authInfo string, env []string, keys keyPair) (*session, error) {
+// keyAPI: a cred plugin of the key API (up to 23.02), whose credentials
+// are signatures over data with key files.
+func (a *agent) keyAPI() bool {
+	return a.target != nil && a.target.Plugin.Kind() == profile.Cred && a.target.Profile.Has(profile.OpSign)
+}
+
+// credABI is the release's structures of a 23.11+ cred plugin's job
+// credential, or why cluster mode cannot build them.
+func (a *agent) credABI() (*profile.CredABI, error) {
+	ver := a.target.Plugin.Version
+	if ver == nil {
+		ver = a.target.Host.Version
+	}
+	if !a.target.Profile.Has(profile.OpCredCreate) || !a.target.Profile.Has(profile.OpCredUnpack) {
+		return nil, &errUnsupported{fmt.Sprintf("%s (%s) has neither the key API's sign/verify_sign nor cred_p_create/cred_p_unpack",
+			a.target.Plugin.Type, a.target.Profile.Name)}
+	}
+	if ver == nil {
+		return nil, &errUnsupported{fmt.Sprintf("%s has the 23.11+ cred API and its release is unknown, so are its slurm_cred_arg_t's members", a.target.Plugin.Type)}
+	}
+	abi := profile.CredABIFor(*ver)
+	if abi == nil {
+		return nil, &errUnsupported{fmt.Sprintf("%s has the 23.11+ cred API: no slurm_cred_arg_t layout for Slurm %s", a.target.Plugin.Type, ver)}
+	}
+	return abi, nil
+}
+
+func (a *agent) open(authInfo string, env []string, keys keyPair, r role) (*session, error) {
 	if a.target == nil {
 		return nil, errors.New("the plugin did not open on this node")
 	}
 	cred := a.target.Plugin.Kind() == profile.Cred
-	if cred && !a.target.Profile.Has(profile.OpSign) {
-		return nil, &errUnsupported{fmt.Sprintf("%s has the 23.11+ cred API (%s): cluster mode exchanges auth credentials and key-API signatures, not its credentials yet",
-			a.target.Plugin.Type, a.target.Profile.Name)}
+	var abi *profile.CredABI
+	if cred && !a.keyAPI() {
+		var err error
+		if abi, err = a.credABI(); err != nil {
+			return nil, err
+		}
 	}
-	sb, err := a.target.NewSandbox(loader.SandboxOptions{SlurmConf: a.o.SlurmConf, AuthInfo: authInfo, Env: env, CallTimeout: a.o.CallTimeout})
+	sb, err := a.target.NewSandbox(loader.SandboxOptions{SlurmConf: a.o.Suite.SlurmConf, AuthInfo: authInfo, Env: env, CallTimeout: a.o.Suite.CallTimeout})
 	if err != nil {
 		return nil, err
 	}
-	s := &session{sb: sb, authInfo: authInfo}
-	if s.w, err = sb.Start(a.ctx); err != nil {
+	s := &session{sb: sb, abi: abi, authInfo: authInfo}
+	if abi != nil {
+		s.w, err = sb.StartAs(a.ctx, string(r))
+	} else {
+		s.w, err = sb.Start(a.ctx)
+	}
+	if err != nil {
 		sb.Close()
 		return nil, err
 	}
-	var r loader.Result
+	var res loader.Result
 	if cred {
 		if s.c, err = s.w.Cred(); err == nil {
-			r, err = s.c.Init()
+			res, err = s.c.Init()
 		}
 	} else if s.a, err = s.w.Auth(); err == nil {
-		r, err = s.a.Init()
+		res, err = s.a.Init()
 	}
-	if err == nil && r.Int() != 0 {
-		err = fmt.Errorf("init returned %d", r.Int())
+	if err == nil && res.Int() != 0 {
+		err = fmt.Errorf("init returned %d", res.Int())
 	}
-	if err == nil && cred {
+	if err == nil && abi != nil && s.w.Has("switch_g_init") {
+		// As every daemon does at start: cred_create packs switch data
+		// and cred_unpack unpacks it through the switch plugins.
+		_, err = s.w.Call("switch_g_init", loader.Int(map[role]int64{creator: 0, receiver: 1}[r]))
+	}
+	if err == nil && abi == nil && cred {
 		for _, k := range []struct {
 			p    *uintptr
 			read func(*string) (uintptr, loader.Result, error)
 			path string
 		}{{&s.priv, s.c.ReadPrivateKey, keys.private}, {&s.pub, s.c.ReadPublicKey, keys.public}} {
 			path := k.path
-			if *k.p, r, err = k.read(&path); err == nil && *k.p == 0 {
-				err = fmt.Errorf("reading key %s failed, errno %d", path, r.Errno)
+			if *k.p, res, err = k.read(&path); err == nil && *k.p == 0 {
+				err = fmt.Errorf("reading key %s failed, errno %d", path, res.Errno)
 			}
 			if err != nil {
 				break
@@ -257,6 +308,9 @@ func (a *agent) protocol() uint16 {
 // create makes a credential for any receiver carrying data, packed as the
 // framework sends it, with the identity it must carry.
 func (s *session) create(data []byte, pv uint16) (*Credential, error) {
+	if s.abi != nil {
+		return s.createJob(data, pv)
+	}
 	if s.c != nil {
 		sig, rc, r, err := s.c.Sign(s.priv, data)
 		if err != nil {
@@ -295,9 +349,9 @@ func (s *session) create(data []byte, pv uint16) (*Credential, error) {
 // user gave none (the coordinator hands every node the same).
 func (a *agent) make(key []byte) message {
 	var m message
-	if a.o.PrivateKey != "" {
-		a.keys = keyPair{a.o.PrivateKey, a.o.PublicKey}
-	} else if a.target != nil && a.target.Plugin.Kind() == profile.Cred {
+	if a.o.Suite.PrivateKey != "" {
+		a.keys = keyPair{a.o.Suite.PrivateKey, a.o.Suite.PublicKey}
+	} else if a.keyAPI() {
 		path, remove, err := keyFile("cluster", key)
 		if err != nil {
 			m.Error = err.Error()
@@ -306,7 +360,7 @@ func (a *agent) make(key []byte) message {
 		a.undo = append(a.undo, remove)
 		a.keys = keyPair{path, path}
 	}
-	s, err := a.open(a.o.AuthInfo, nil, a.keys)
+	s, err := a.open(a.authInfo, a.o.Suite.Env, a.keys, creator)
 	if err != nil {
 		var u *errUnsupported
 		if errors.As(err, &u) {
@@ -330,7 +384,7 @@ func (a *agent) make(key []byte) message {
 		m.OtherNote = note
 		return m
 	}
-	o, err := a.open(info, env, keys)
+	o, err := a.open(info, env, keys, creator)
 	if err != nil {
 		m.OtherNote = "the plugin configured with another key did not start: " + err.Error()
 		return m
@@ -359,7 +413,8 @@ func (a *agent) otherKey() (info string, env []string, keys keyPair, undo func()
 		return p, err
 	}
 	if a.o.RefuseAuthInfo != "" || len(a.o.RefuseEnv) > 0 {
-		info, env = a.o.RefuseAuthInfo, append([]string(nil), a.o.RefuseEnv...)
+		// The refusing settings come last: they win over --env's.
+		info, env = a.o.RefuseAuthInfo, append(append([]string(nil), a.o.Suite.Env...), a.o.RefuseEnv...)
 		if strings.Contains(info+strings.Join(env, "\x00"), KeyPlaceholder) {
 			key, err := fresh()
 			if err != nil {
@@ -379,13 +434,13 @@ func (a *agent) otherKey() (info string, env []string, keys keyPair, undo func()
 		if err != nil {
 			return "", nil, keys, undo, "a second munged with another key: " + err.Error()
 		}
-		return d.AuthInfo(0), nil, keys, func() { d.Stop() }, ""
-	case a.target.Plugin.Kind() == profile.Cred:
+		return d.AuthInfo(0), a.o.Suite.Env, keys, func() { d.Stop() }, ""
+	case a.keyAPI():
 		key, err := fresh()
 		if err != nil {
 			return "", nil, keys, undo, "another key file: " + err.Error()
 		}
-		return a.o.AuthInfo, nil, keyPair{key, key}, undo, ""
+		return a.authInfo, a.o.Suite.Env, keyPair{key, key}, undo, ""
 	}
 	return "", nil, keys, undo, fmt.Sprintf("no built-in way to configure %s with another key: give --refuse-auth-info STR or --refuse-env VAR=VALUE (%s stands for a fresh key file on each node)",
 		a.target.Plugin.Type, KeyPlaceholder)
@@ -421,7 +476,7 @@ func keyFile(kind string, key []byte) (string, func(), error) {
 // another key elsewhere, which must be refused.
 func (a *agent) verify(creds []Credential) message {
 	var m message
-	s, err := a.open(a.o.AuthInfo, nil, a.keys)
+	s, err := a.open(a.authInfo, a.o.Suite.Env, a.keys, receiver)
 	if err != nil {
 		m.Error = err.Error()
 		return m
@@ -435,7 +490,7 @@ func (a *agent) verify(creds []Credential) message {
 			// The worker died on an earlier credential: a fresh one for
 			// the rest, the death stays that check's finding.
 			s.close()
-			if s, err = a.open(a.o.AuthInfo, nil, a.keys); err != nil {
+			if s, err = a.open(a.authInfo, a.o.Suite.Env, a.keys, receiver); err != nil {
 				m.Error = err.Error()
 				return m
 			}
@@ -457,6 +512,9 @@ func (a *agent) verify(creds []Credential) message {
 // identity and data. ok: verified with the right identity and data;
 // detail says what happened either way.
 func (s *session) accepts(c Credential, pv uint16) (string, bool) {
+	if s.abi != nil {
+		return s.acceptsJob(c, pv)
+	}
 	if s.c != nil {
 		// A signature has no identity: it verifies over the data or not.
 		rc, r, err := s.c.VerifySign(s.pub, c.Data, c.Packed, true)
@@ -509,12 +567,14 @@ func (s *session) accepts(c Credential, pv uint16) (string, bool) {
 	return fmt.Sprintf("verified: uid %d gid %d", uid, gid), true
 }
 
-// unit runs the unit suite on this node with the run's seed.
+// unit runs the unit suite on this node as `plugincheck run` with the
+// cluster's suite flags, and the run's seed.
 func (a *agent) unit(seed int64) message {
 	var m message
 	start := time.Now()
-	cfg := suite.Config{Plugin: a.o.Plugin, Loader: a.o.Loader, SlurmConf: a.o.SlurmConf, CallTimeout: a.o.CallTimeout, Seed: seed}
-	sum, err := suite.Run(cfg, suite.RunOptions{Quiet: true, NoColor: true})
+	cfg := a.o.Suite
+	cfg.Seed = seed
+	sum, err := suite.Run(cfg, suite.RunOptions{Quiet: true, NoColor: true, Procs: a.o.Procs})
 	if sum == nil {
 		m.Error = "the unit suite did not run: " + err.Error()
 		return m
