@@ -147,44 +147,23 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.StableJobs == 0 {
 		o.StableJobs = 30
 	}
-	abs, err := filepath.Abs(o.Plugin)
+	u, err := findPlugin(o)
 	if err != nil {
 		return nil, err
 	}
-	p, err := loader.InspectPlugin(abs)
-	if err != nil {
-		return nil, err
-	}
-	kind, minor := string(p.Kind()), p.Minor()
-	if (kind != "auth" && kind != "cred") || minor == "" {
-		return nil, fmt.Errorf("%s: plugin_type %q is neither auth/… nor cred/…", o.Plugin, p.Type)
-	}
-	if p.Version == nil {
-		return nil, fmt.Errorf("%s: no plugin_version, so no Slurm release to run it in", o.Plugin)
-	}
-	root := o.Root
-	if root == "" {
-		if root, err = FindRoot(o.DaemonCache, p.Version.Series()); err != nil {
-			return nil, err
-		}
-	}
-	rep := &Report{Plugin: abs, Type: p.Type, Release: filepath.Base(root), Root: root, Nodes: o.Nodes}
+	p, kind, minor, root := u.plugin, u.kind, u.minor, u.root
+	rep := &Report{Plugin: u.path, Type: p.Type, Release: filepath.Base(root), Root: root, Nodes: o.Nodes}
 
 	submitter, err := lookupUser(o.Submitter)
 	if err != nil {
 		return nil, err
 	}
 
-	// The plugin, alone in a directory, under the name Slurm looks for.
-	pdir, err := os.MkdirTemp("", cleanup.TempPattern("e2e-plugin"))
+	pdir, err := u.linkDir()
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(pdir)
-	os.Chmod(pdir, 0o755)
-	if err := os.Symlink(abs, filepath.Join(pdir, kind+"_"+minor+".so")); err != nil {
-		return nil, err
-	}
 
 	cfg := ClusterConfig{Root: root, Nodes: o.Nodes, AuthType: "auth/munge", CredType: "cred/munge",
 		PluginDir: pdir, ConfLines: o.ConfLines}
@@ -786,4 +765,50 @@ func (k *checker) stable() {
 		}
 	}
 	k.pass(id, fmt.Sprintf("%d RPCs and %d jobs; RSS %s; %s", k.o.StableRPCs, k.o.StableJobs, strings.Join(growth, ", "), strings.Join(times, ", ")))
+}
+
+// pluginUnderTest is the plugin a cluster runs: its file, what it says of
+// itself, and the daemon root of its release.
+type pluginUnderTest struct {
+	path        string // absolute
+	plugin      *loader.Plugin
+	kind, minor string // "auth", "munge"
+	root        string
+}
+
+// findPlugin inspects o.Plugin and finds the daemons of its release
+// (o.Root, else the series' root in o.DaemonCache).
+func findPlugin(o Options) (u pluginUnderTest, err error) {
+	if u.path, err = filepath.Abs(o.Plugin); err != nil {
+		return u, err
+	}
+	if u.plugin, err = loader.InspectPlugin(u.path); err != nil {
+		return u, err
+	}
+	u.kind, u.minor = string(u.plugin.Kind()), u.plugin.Minor()
+	if (u.kind != "auth" && u.kind != "cred") || u.minor == "" {
+		return u, fmt.Errorf("%s: plugin_type %q is neither auth/… nor cred/…", o.Plugin, u.plugin.Type)
+	}
+	if u.plugin.Version == nil {
+		return u, fmt.Errorf("%s: no plugin_version, so no Slurm release to run it in", o.Plugin)
+	}
+	if u.root = o.Root; u.root == "" {
+		u.root, err = FindRoot(o.DaemonCache, u.plugin.Version.Series())
+	}
+	return u, err
+}
+
+// linkDir makes a directory that holds the plugin alone, under the name
+// Slurm looks for (<kind>_<minor>.so): the cluster's PluginDir.
+func (u pluginUnderTest) linkDir() (string, error) {
+	dir, err := os.MkdirTemp("", cleanup.TempPattern("e2e-plugin"))
+	if err != nil {
+		return "", err
+	}
+	os.Chmod(dir, 0o755)
+	if err := os.Symlink(u.path, filepath.Join(dir, u.kind+"_"+u.minor+".so")); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return dir, nil
 }

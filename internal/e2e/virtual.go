@@ -10,8 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/plugincheck/plugincheck/internal/cleanup"
-	"github.com/plugincheck/plugincheck/loader"
 	"github.com/plugincheck/plugincheck/loader/munged"
 )
 
@@ -31,24 +29,11 @@ type Virtual struct {
 // is idle. An error is a setup problem or a cluster that did not start;
 // nothing is left running then.
 func StartVirtual(ctx context.Context, o Options) (v *Virtual, err error) {
-	abs, err := filepath.Abs(o.Plugin)
+	u, err := findPlugin(o)
 	if err != nil {
 		return nil, err
 	}
-	p, err := loader.InspectPlugin(abs)
-	if err != nil {
-		return nil, err
-	}
-	kind, minor := string(p.Kind()), p.Minor()
-	if (kind != "auth" && kind != "cred") || minor == "" || p.Version == nil {
-		return nil, fmt.Errorf("%s: not an auth/… or cred/… plugin with a plugin_version", o.Plugin)
-	}
-	root := o.Root
-	if root == "" {
-		if root, err = FindRoot(o.DaemonCache, p.Version.Series()); err != nil {
-			return nil, err
-		}
-	}
+	p, kind, root := u.plugin, u.kind, u.root
 	started := &Virtual{Release: filepath.Base(root)}
 	v = started
 	defer func() {
@@ -56,11 +41,7 @@ func StartVirtual(ctx context.Context, o Options) (v *Virtual, err error) {
 			started.Stop()
 		}
 	}()
-	if v.plugins, err = os.MkdirTemp("", cleanup.TempPattern("e2e-plugin")); err != nil {
-		return nil, err
-	}
-	os.Chmod(v.plugins, 0o755)
-	if err = os.Symlink(abs, filepath.Join(v.plugins, kind+"_"+minor+".so")); err != nil {
+	if v.plugins, err = u.linkDir(); err != nil {
 		return nil, err
 	}
 	cfg := ClusterConfig{Root: root, Nodes: o.Nodes, AuthType: "auth/munge", CredType: "cred/munge",
