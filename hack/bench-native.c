@@ -174,6 +174,7 @@ static int auth_cycle(struct worker *w)
 		fail(w, "create", 0);
 		return -1;
 	}
+	*(int *) cred = 0;	/* slurm_auth.c: cred->index = index (0, the AuthType plugin) */
 	w->buf->processed = 0;
 	int rc = f.pack(cred, w->buf, opt.protocol);
 	if (rc) {
@@ -188,6 +189,7 @@ static int auth_cycle(struct worker *w)
 		f.destroy(cred);
 		return -1;
 	}
+	*(int *) back = 0;
 	rc = f.verify(back, (char *) opt.auth_info);
 	if (rc) {
 		fail(w, "verify", rc);
