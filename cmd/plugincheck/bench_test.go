@@ -62,7 +62,7 @@ func TestBenchAuthNone(t *testing.T) {
 			t.Errorf("native result %+v", n)
 		}
 	}
-	if len(rep.Targets) != 1 || rep.Targets[0].Limit != 1.5 {
+	if len(rep.Targets) != 1 || rep.Targets[0].Limit != 1.15 {
 		t.Errorf("targets %+v", rep.Targets)
 	}
 	if len(rep.Failures) != 0 {

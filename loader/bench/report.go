@@ -135,10 +135,13 @@ func targets(rep *Report) []Target {
 	var out []Target
 	switch rep.PluginType {
 	case "auth/none":
+		// Issue 18's limit: what an auth/none cycle may cost in the worker
+		// over the same calls made from C.
+		const limit = 1.15
 		for _, n := range rep.Native {
 			if n.Threads == 1 && n.Ratio > 0 {
 				out = append(out, Target{Name: "auth/none cycle in the worker, as a multiple of the native harness's time (1 thread)",
-					Value: n.Ratio, Limit: 1.5, Met: n.Ratio <= 1.5})
+					Value: n.Ratio, Limit: limit, Met: n.Ratio <= limit})
 			}
 		}
 	case "auth/munge":

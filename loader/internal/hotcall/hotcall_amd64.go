@@ -15,3 +15,8 @@ var trampolineABI0 uintptr
 func runtime_cgocall(fn uintptr, arg unsafe.Pointer) int32
 
 func call(c *Call) { runtime_cgocall(trampolineABI0, unsafe.Pointer(c)) }
+
+// authCycleABI0 is the address of the assembly cycle (trampoline_amd64.s).
+var authCycleABI0 uintptr
+
+func runAuthCycle(c *AuthCycle) { runtime_cgocall(authCycleABI0, unsafe.Pointer(c)) }

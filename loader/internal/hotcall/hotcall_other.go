@@ -8,3 +8,5 @@ import "github.com/ebitengine/purego"
 func call(c *Call) {
 	c.ret, _, _ = purego.SyscallN(c.fn, c.Args[:c.nargs]...)
 }
+
+func runAuthCycle(c *AuthCycle) { c.runEach() }
