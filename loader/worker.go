@@ -160,7 +160,15 @@ func (s *Sandbox) start(ctx context.Context, daemon string, keyAccess bool) (*Wo
 	go func() {
 		w.cmd.Wait()
 		w.state = w.cmd.ProcessState
-		respR.Close()
+		// The worker's last frame (a Clobber report just before it
+		// exits) may still be in the pipe: the reader gets it first. A
+		// grandchild that holds the write end open must not keep the
+		// reader waiting, hence a deadline, and the close after it.
+		if err := respR.SetReadDeadline(time.Now().Add(time.Second)); err != nil {
+			respR.Close()
+		} else {
+			time.AfterFunc(2*time.Second, func() { respR.Close() })
+		}
 		close(w.exited)
 	}()
 	for i, name := range append(syms, hostSymbols...) {

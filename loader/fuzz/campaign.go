@@ -264,7 +264,9 @@ func (c *Campaign) Run(ctx context.Context) (*Report, error) {
 	} else {
 		protocols = []uint16{0}
 	}
-	if err := c.seedCorpus(ctx, protocols[0]); err != nil {
+	// Interrupted while seeding, the campaign ran nothing: its report
+	// says so, like that of any interrupted campaign.
+	if err := c.seedCorpus(ctx, protocols[0]); err != nil && ctx.Err() == nil {
 		return nil, err
 	}
 
