@@ -65,13 +65,14 @@ type agent struct {
 // until in ends or the coordinator says bye. Ginkgo and the plugin must
 // not write to out: the caller gives the agent a stream of its own.
 func Agent(ctx context.Context, in io.Reader, out io.Writer, o AgentOptions) error {
-	a := &agent{o: o, ctx: ctx, out: &lineWriter{w: out, prefix: agentPrefix}}
+	a := &agent{o: o, ctx: ctx}
 	defer func() {
 		for _, u := range a.undo {
 			u()
 		}
 	}()
 	a.rank, _ = strconv.Atoi(os.Getenv("SLURM_PROCID"))
+	a.out = &lineWriter{w: out, prefix: agentPrefix, fragments: true, rank: a.rank}
 	a.node = os.Getenv("SLURMD_NODENAME")
 	host, _ := os.Hostname()
 	if a.node == "" {
@@ -101,7 +102,7 @@ func Agent(ctx context.Context, in io.Reader, out io.Writer, o AgentOptions) err
 	// it interrupts this process as a signal does, so every worker, munged
 	// and file is undone (internal/cleanup).
 	raw, requests := make(chan message), make(chan message, 64)
-	go readMessages(in, "", raw, nil)
+	go readMessages(in, "", false, raw, nil)
 	go func() {
 		defer close(requests)
 		for m := range raw {

@@ -192,7 +192,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	// Wait may only close srun's stdout once it has been read to its end.
 	readDone, waited := make(chan struct{}), make(chan error, 1)
 	go func() {
-		readMessages(stdout, agentPrefix, k.msgs, func(l string) { fmt.Fprintln(k.other, l) })
+		readMessages(stdout, agentPrefix, true, k.msgs, func(l string) { fmt.Fprintln(k.other, l) })
 		close(readDone)
 	}()
 	go func() { <-readDone; waited <- cmd.Wait() }()

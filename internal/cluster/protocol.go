@@ -3,7 +3,10 @@ package cluster
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -94,11 +97,23 @@ type UnitResult struct {
 	Duration float64           `json:"duration_s"`
 }
 
-// lineWriter writes whole messages, one line each, from any goroutine.
+// fragmentSize bounds an agent's lines. slurmstepd forwards a task's
+// output to srun in messages of at most 1 KiB, and srun writes each as it
+// arrives: a longer line from one agent can be cut by another agent's
+// output (seen with 23.11+ job credentials). So agents send every message
+// as numbered fragments, each a whole line well below that.
+const fragmentSize = 900
+
+// lineWriter writes messages, from any goroutine. With fragments set (the
+// agents' side) each message goes as fragment lines
+// "<prefix><rank> <seq> <i>/<n> <part of the JSON>", which readMessages
+// puts back together; otherwise as one JSON line.
 type lineWriter struct {
-	mu     sync.Mutex
-	w      io.Writer
-	prefix string
+	mu        sync.Mutex
+	w         io.Writer
+	prefix    string
+	fragments bool
+	rank, seq int
 }
 
 func (l *lineWriter) send(m message) error {
@@ -108,14 +123,33 @@ func (l *lineWriter) send(m message) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, err = io.WriteString(l.w, l.prefix+string(data)+"\n")
+	var b strings.Builder
+	if !l.fragments {
+		b.WriteString(l.prefix + string(data) + "\n")
+	} else {
+		l.seq++
+		n := max(1, (len(data)+fragmentSize-1)/fragmentSize)
+		for i := range n {
+			part := data[i*fragmentSize : min((i+1)*fragmentSize, len(data))]
+			fmt.Fprintf(&b, "%s%d %d %d/%d %s\n", l.prefix, l.rank, l.seq, i+1, n, part)
+		}
+	}
+	_, err = io.WriteString(l.w, b.String())
 	return err
 }
 
-// readMessages sends each message line of r to out, and each other line
-// to other, until r ends; then it closes out.
-func readMessages(r io.Reader, prefix string, out chan<- message, other func(string)) {
+// readMessages sends each message of r to out, and each other line to
+// other, until r ends; then it closes out. With fragments, messages come
+// as lineWriter's fragment lines, in order for each agent, interleaved
+// with other agents' lines; a fragment out of order loses its message,
+// which then counts as unanswered.
+func readMessages(r io.Reader, prefix string, fragments bool, out chan<- message, other func(string)) {
 	defer close(out)
+	type partial struct {
+		seq, next, of int
+		data          []byte
+	}
+	partials := map[int]*partial{} // by rank
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 256<<20)
 	for sc.Scan() {
@@ -127,6 +161,27 @@ func readMessages(r io.Reader, prefix string, out chan<- message, other func(str
 				rest, ok = line[i+len(prefix):], true
 			}
 		}
+		if ok && fragments {
+			rank, seq, i, n, part, parsed := parseFragment(rest)
+			if !parsed {
+				ok = false
+			} else {
+				p := partials[rank]
+				if i == 1 || p == nil || p.seq != seq || p.next != i || p.of != n {
+					p = &partial{seq: seq, of: n, next: 1}
+					partials[rank] = p
+				}
+				if p.next != i {
+					continue // a lost fragment: the message with it
+				}
+				p.data, p.next = append(p.data, part...), i+1
+				if i < n {
+					continue
+				}
+				rest = string(p.data)
+				delete(partials, rank)
+			}
+		}
 		var m message
 		if !ok || json.Unmarshal([]byte(rest), &m) != nil {
 			if other != nil {
@@ -136,4 +191,21 @@ func readMessages(r io.Reader, prefix string, out chan<- message, other func(str
 		}
 		out <- m
 	}
+}
+
+// parseFragment splits a fragment line (without its prefix) into its
+// header and its part of the JSON, which may hold spaces.
+func parseFragment(line string) (rank, seq, i, n int, part string, ok bool) {
+	f := strings.SplitN(line, " ", 4)
+	if len(f) != 4 {
+		return
+	}
+	is, ns, found := strings.Cut(f[2], "/")
+	var err [4]error
+	rank, err[0] = strconv.Atoi(f[0])
+	seq, err[1] = strconv.Atoi(f[1])
+	i, err[2] = strconv.Atoi(is)
+	n, err[3] = strconv.Atoi(ns)
+	ok = found && errors.Join(err[:]...) == nil && i >= 1 && i <= n
+	return rank, seq, i, n, f[3], ok
 }
