@@ -11,20 +11,20 @@ import (
 )
 
 // runSlots bounds how many suite runs the tests have under way at once
-// (PLUGINCHECK_TEST_RUNS, default 3). Each run spreads its specs over
+// (PLUGINCHECK_TEST_RUNS, default 5). Each run spreads its specs over
 // processes of its own, and most of a run's time goes to waits (credential
-// lifetimes, leak windows), so a few runs at once keep two cores busy.
-// Not more: the leak specs' cycles take whatever CPU is left, and with the
-// one-second lifetime the fixtures run with, a cycle the scheduler stalls
-// past a second boundary sees its credential expire (seen at load 20 and
-// more, with cmd/plugincheck's tests and other work beside).
+// lifetimes, leak windows, which wait rather than cycle), so several runs
+// at once keep two cores busy. Not many more: with the one-second lifetime
+// the fixtures run with, a cycle the scheduler stalls past a second
+// boundary sees its credential expire (seen at load 20 and more, when the
+// leak windows still cycled flat out).
 var runSlots = make(chan struct{}, testRuns())
 
 func testRuns() int {
 	if n, err := strconv.Atoi(os.Getenv("PLUGINCHECK_TEST_RUNS")); err == nil && n > 0 {
 		return n
 	}
-	return 3
+	return 5
 }
 
 // pendingRun is a suite run under way in the background.
