@@ -422,7 +422,7 @@ func init() {
 			Expect(res.Failed).To(BeZero(), "%d of 400 create/unpack cycles failed; first: %s", res.Failed, res.FirstFailure)
 		}})
 	register(Spec{Clause: "CRED2-LEAK", Level: Should, Kinds: cred, Area: Performance,
-		Long: "three windows of cycles, each past the credential lifetime",
+		Long: "10,100 create, unpack and destroy cycles as slurmd",
 		Text: "10,000 create/unpack/destroy cycles grow heap in use by less than 1 MiB",
 		Body: func(c *Ctx) {
 			k := c.cred2Kit()
