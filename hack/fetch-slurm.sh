@@ -441,34 +441,48 @@ FETCH_ORDER=()
 # pkg_available SUITE PKG: does the suite have a candidate for PKG?
 pkg_available() {
 	apt_opts "$1"
-	apt-cache "${APT_OPTS[@]}" show --no-all-versions "$2" 2>/dev/null | grep -q '^Package:'
+	# Not `| grep -q`: grep would stop reading at the first match, and
+	# apt-cache's SIGPIPE then fails the pipeline (pipefail).
+	[[ -n $(apt-cache "${APT_OPTS[@]}" show --no-all-versions "$2" 2>/dev/null | sed -n '/^Package:/p') ]]
 }
 
-# fetch SUITE PKG ROOT: download PKG (unless already in .debs) and extract it
-# into ROOT.
+# fetch SUITE ROOT PKG...: download the PKGs not already in .debs, in one
+# apt-get call (each call costs about a second of round trips), and extract
+# each into ROOT, in the order given.
 fetch() {
-	local suite=$1 pkg=$2 root=$3 rec ver arch sha file debdir=$CACHE/.debs/$1
-	[[ -n ${DEB[$pkg]:-} ]] && return 0
+	local suite=$1 root=$2 pkg rec ver arch sha debdir=$CACHE/.debs/$1
+	local -a pkgs=() want=()
+	local -A file=() sum=()
+	shift 2
 	apt_opts "$suite"
-	rec=$(apt-cache "${APT_OPTS[@]}" show --no-all-versions "$pkg" 2>/dev/null) ||
-		die "$suite: package $pkg not found"
-	ver=$(sed -n 's/^Version: //p' <<<"$rec")
-	arch=$(sed -n 's/^Architecture: //p' <<<"$rec")
-	sha=$(sed -n 's/^SHA256: //p' <<<"$rec")
-	[[ -n $ver && -n $arch && -n $sha ]] || die "$suite: incomplete apt record for $pkg"
-	file=$debdir/${pkg}_${ver//:/%3a}_${arch}.deb
 	mkdir -p "$debdir"
-	if [[ -f $file ]] && ! sha256sum --status -c <<<"$sha  $file"; then
-		rm -f -- "$file"
+	for pkg in "$@"; do
+		[[ -n ${DEB[$pkg]:-} || -n ${file[$pkg]:-} ]] && continue
+		rec=$(apt-cache "${APT_OPTS[@]}" show --no-all-versions "$pkg" 2>/dev/null) ||
+			die "$suite: package $pkg not found"
+		ver=$(sed -n 's/^Version: //p' <<<"$rec")
+		arch=$(sed -n 's/^Architecture: //p' <<<"$rec")
+		sha=$(sed -n 's/^SHA256: //p' <<<"$rec")
+		[[ -n $ver && -n $arch && -n $sha ]] || die "$suite: incomplete apt record for $pkg"
+		pkgs+=("$pkg")
+		file[$pkg]=$debdir/${pkg}_${ver//:/%3a}_${arch}.deb sum[$pkg]=$sha
+		if [[ -f ${file[$pkg]} ]] && ! sha256sum --status -c <<<"$sha  ${file[$pkg]}"; then
+			rm -f -- "${file[$pkg]}"
+		fi
+		if [[ ! -f ${file[$pkg]} ]]; then
+			log "fetch-slurm: $suite: download $pkg $ver"
+			want+=("$pkg=$ver")
+		fi
+	done
+	if [[ ${#want[@]} -gt 0 ]]; then
+		(cd "$debdir" && apt-get -q "${APT_OPTS[@]}" download "${want[@]}" >/dev/null) ||
+			die "$suite: apt-get download ${want[*]} failed"
 	fi
-	if [[ ! -f $file ]]; then
-		log "fetch-slurm: $suite: download $pkg $ver"
-		(cd "$debdir" && apt-get -q "${APT_OPTS[@]}" download "$pkg=$ver" >/dev/null) ||
-			die "$suite: apt-get download $pkg=$ver failed"
-		[[ -f $file ]] || die "$suite: apt-get download did not produce $file"
-		sha256sum --status -c <<<"$sha  $file" || die "$suite: checksum mismatch for $file"
-	fi
-	extract "$pkg" "$file" "$root"
+	for pkg in "${pkgs[@]}"; do
+		[[ -f ${file[$pkg]} ]] || die "$suite: apt-get download did not produce ${file[$pkg]}"
+		sha256sum --status -c <<<"${sum[$pkg]}  ${file[$pkg]}" || die "$suite: checksum mismatch for ${file[$pkg]}"
+		extract "$pkg" "${file[$pkg]}" "$root"
+	done
 }
 
 # extract PKG DEB ROOT: unpack DEB (the package PKG) into ROOT and record
@@ -575,26 +589,25 @@ closure_missing() {
 }
 
 # host_baseline_lib SONAME: succeed if SONAME is in a host library dir and
-# belongs to one of the host packages in HOST_BASELINE_PKGS.
+# belongs to one of the host packages in HOST_BASELINE_PKGS.  The packages'
+# file lists are read once (host_baseline_init, before the suites start):
+# closure_missing runs in a command substitution, where nothing it learnt
+# would outlive the call, and `dpkg-query -S` reads every package's list.
 declare -A HOST_BASELINE=()
+host_baseline_init() {
+	local f
+	while read -r f; do
+		[[ $f == */$TRIPLET/* ]] && HOST_BASELINE[${f##*/}]=yes
+	done < <(dpkg-query -L "${HOST_BASELINE_PKGS[@]}" 2>/dev/null)
+	return 0
+}
 host_baseline_lib() {
-	local n=$1 d p pkg=
-	if [[ -z ${HOST_BASELINE[$n]:-} ]]; then
-		HOST_BASELINE[$n]=no
-		for d in "${HOST_LIBDIRS[@]}"; do
-			[[ -e $d/$n ]] || continue
-			# dpkg knows the path as shipped: /lib/... or /usr/lib/...
-			for p in "/lib/$TRIPLET/$n" "/usr/lib/$TRIPLET/$n"; do
-				pkg=$(dpkg-query -S "$p" 2>/dev/null | sed -n 's/^\([^:, ]*\).*: \/.*/\1/p' | head -n1) || true
-				[[ -n $pkg ]] && break
-			done
-			if [[ -n $pkg && " ${HOST_BASELINE_PKGS[*]} " == *" $pkg "* ]]; then
-				HOST_BASELINE[$n]=yes
-			fi
-			break
-		done
-	fi
-	[[ ${HOST_BASELINE[$n]} == yes ]]
+	local n=$1 d
+	[[ -n ${HOST_BASELINE[$n]:-} ]] || return 1
+	for d in "${HOST_LIBDIRS[@]}"; do
+		[[ -e $d/$n ]] && return 0
+	done
+	return 1
 }
 
 # soname_regex SONAME: extended regex matching the Debian package names that
@@ -676,25 +689,22 @@ fetch_archive() {
 	local suite=$1 root=$2 host=$3 pkg
 	archive_setup
 	apt_setup "$suite"
-	for pkg in "${REQUIRED_PKGS[@]}"; do
-		fetch "$suite" "$pkg" "$root"
-	done
+	local -a pkgs=("${REQUIRED_PKGS[@]}")
 	for pkg in "${OPTIONAL_PKGS[@]}"; do
 		if pkg_available "$suite" "$pkg"; then
-			fetch "$suite" "$pkg" "$root"
+			pkgs+=("$pkg")
 		else
 			log "fetch-slurm: $suite: no package $pkg in this suite (skipped)"
 		fi
 	done
-	if [[ $host == 0 ]]; then
-		for pkg in "${SYSROOT_PKGS[@]}"; do
-			fetch "$suite" "$pkg" "$root"
-		done
-	fi
+	[[ $host == 1 ]] || pkgs+=("${SYSROOT_PKGS[@]}")
+	fetch "$suite" "$root" "${pkgs[@]}"
 }
 
 build_suite() {
 	local suite=$1 host=1 tmp version debver series pkg missing soname needer owner cand source f
+	local -a round
+	local unresolved
 	[[ -n ${SYSROOT[$suite]:-} ]] && host=0
 	DEB=() OWNER=() FETCH_ORDER=()
 	SNAP=$(suite_snapshot "$suite")
@@ -729,19 +739,26 @@ build_suite() {
 		[[ -n $SNAP ]] && break
 		missing=$(closure_missing "$tmp" "$host" 0)
 		[[ -z $missing ]] && break
+		# One round: the packages of every soname missing now, fetched
+		# together; what they need in turn is the next round's.
+		# A soname no dependency is named after may come with another
+		# soname's package (libpam_misc.so.0 with libpam0g): it waits for
+		# the next round, and is an error only when nothing else is fetched.
+		round=() unresolved=
 		while IFS=$'\t' read -r soname needer; do
-			# a package fetched for an earlier soname of this round may ship it
-			[[ -n ${OWNER[$soname]:-} ]] && continue
 			owner=${OWNER[${needer##*/}]:-}
 			[[ -n $owner ]] || die "$suite: $soname needed by $needer, which no fetched package owns"
 			cand=$(deb_depends "${DEB[$owner]}" | grep -E "$(soname_regex "$soname")" | head -n1 || true)
 			if [[ -z $cand || -n ${DEB[$cand]:-} ]]; then
-				die "$suite: unresolved library $soname (needed by ${needer#"$tmp"/}, from package $owner);" \
-					"no dependency of $owner looks like it ships it (depends: $(deb_depends "${DEB[$owner]}" | tr '\n' ' '))"
+				[[ -n $unresolved ]] ||
+					unresolved="$suite: unresolved library $soname (needed by ${needer#"$tmp"/}, from package $owner); no dependency of $owner looks like it ships it (depends: $(deb_depends "${DEB[$owner]}" | tr '\n' ' '))"
+				continue
 			fi
 			log "fetch-slurm: $suite: $soname (needed by ${needer##*/}) -> $cand"
-			fetch "$suite" "$cand" "$tmp"
+			round+=("$cand")
 		done <<<"$missing"
+		[[ ${#round[@]} -gt 0 ]] || die "$unresolved"
+		fetch "$suite" "$tmp" "${round[@]}"
 	done
 
 	merge_usr "$tmp"
@@ -865,20 +882,42 @@ elif [[ -n $SNAPSHOT ]]; then
 else
 	log "fetch-slurm: no snapshot; packages come from the Debian archive"
 fi
-checked=
+todo=()
 for suite in "${SUITES[@]}"; do
 	if version=$(ready_version "$suite"); then
 		print_ready "$suite" "$version"
-		continue
+	else
+		todo+=("$suite")
 	fi
-	if [[ -z $checked ]]; then
-		[[ $(dpkg --print-architecture) == "$ARCH" ]] ||
-			die "only $ARCH hosts are supported (this is $(dpkg --print-architecture))"
-		for tool in dpkg dpkg-deb readelf sha256sum flock realpath; do
-			command -v "$tool" >/dev/null || die "required tool '$tool' not found"
-		done
-		checked=1
-	fi
-	build_suite "$suite"
 done
+if [[ ${#todo[@]} -gt 0 ]]; then
+	[[ $(dpkg --print-architecture) == "$ARCH" ]] ||
+		die "only $ARCH hosts are supported (this is $(dpkg --print-architecture))"
+	for tool in dpkg dpkg-deb readelf sha256sum flock realpath; do
+		command -v "$tool" >/dev/null || die "required tool '$tool' not found"
+	done
+	host_baseline_init
+	# The private apt configuration is shared by the suites: written once,
+	# before they start.
+	for suite in "${todo[@]}"; do
+		[[ -n $(suite_snapshot "$suite") ]] || archive_setup
+	done
+	# The suites are built at the same time, each in its own subshell (its
+	# own package tables and temporary root): fetching from the archive is
+	# mostly waiting for round trips, and a snapshot's are independent too.
+	declare -A pids=()
+	for suite in "${todo[@]}"; do
+		(
+			TMPDIRS=()
+			trap cleanup EXIT
+			build_suite "$suite"
+		) &
+		pids[$suite]=$!
+	done
+	failed=()
+	for suite in "${todo[@]}"; do
+		wait "${pids[$suite]}" || failed+=("$suite")
+	done
+	[[ ${#failed[@]} -eq 0 ]] || die "no root for ${failed[*]} (see above)"
+fi
 [[ -z $EXPORT ]] || export_snapshot "$EXPORT"
