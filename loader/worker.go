@@ -136,7 +136,7 @@ func (s *Sandbox) start(ctx context.Context, daemon string, keyAccess bool) (*Wo
 		}
 	}
 	w := &Worker{
-		sb: s, cmd: cmd, req: reqW, resp: bufio.NewReaderSize(spinReader{respR}, 64<<10),
+		sb: s, cmd: cmd, req: reqW, resp: bufio.NewReaderSize(&spinReader{f: respR}, 64<<10),
 		syms: map[string]int{}, stdout: newTail(64 << 10), stderr: newTail(64 << 10),
 		exited: make(chan struct{}), timeout: s.opts.CallTimeout,
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ebitengine/purego"
 
+	"github.com/plugincheck/plugincheck/loader/internal/spin"
 	"github.com/plugincheck/plugincheck/loader/internal/wire"
 	"github.com/plugincheck/plugincheck/loader/profile"
 )
@@ -19,27 +20,35 @@ import (
 // "all" descriptors (0–1023) does not cut the worker off from its parent.
 const highFD = 1100
 
-// fdIO reads and writes a descriptor with plain system calls: the worker
-// keeps the Go runtime's poller out of its protocol.
+// fdIO writes a descriptor with plain system calls: the worker keeps the
+// Go runtime's poller out of its protocol.
 type fdIO int
 
-// Read polls the (non-blocking) request descriptor for spinWait before it
-// blocks in poll(2): the parent's next request usually follows a response
-// within microseconds, and catching it while this vCPU is awake saves a
-// cross-CPU wake-up (see loader/spin.go).
-func (f fdIO) Read(p []byte) (int, error) {
-	deadline := time.Now().Add(spinWait)
+// requestReader reads the (non-blocking) request descriptor, polling it
+// before it blocks in poll(2) while that pays: the parent's next request
+// usually follows a response within microseconds, and catching it while
+// this vCPU is awake saves a cross-CPU wake-up (see package spin).
+type requestReader struct {
+	fd   int
+	wait spin.Policy
+}
+
+func (r *requestReader) Read(p []byte) (int, error) {
+	start, parkAt := r.wait.Start()
+	waited := false
 	for {
-		n, err := syscall.Read(int(f), p)
+		n, err := syscall.Read(r.fd, p)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err == syscall.EAGAIN {
-			if time.Now().After(deadline) {
-				pollIn(int(f))
+			waited = true
+			if !time.Now().Before(parkAt) {
+				pollIn(r.fd)
 			}
 			continue
 		}
+		r.wait.Done(start, waited)
 		if n == 0 && err == nil && len(p) > 0 {
 			return 0, errEOF
 		}
@@ -67,8 +76,6 @@ func (f fdIO) Write(p []byte) (int, error) {
 
 var errEOF = errors.New("parent closed the request channel")
 
-const spinWait = 200 * time.Microsecond
-
 // pollIn blocks until fd is readable (or hung up).
 func pollIn(fd int) {
 	pfd := struct {
@@ -82,7 +89,8 @@ type server struct {
 	cfg        *Config
 	hostHandle uintptr
 	plugin     uintptr // dlopen handle
-	in, out    fdIO
+	in         *requestReader
+	out        fdIO
 	c          *libc
 	h          host
 	syms       []uintptr
@@ -118,11 +126,11 @@ func setup() (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker configuration: %w", err)
 	}
-	s := &server{in: fdIO(RequestFD), out: fdIO(ResponseFD), guarded: map[uintptr][]byte{}}
+	s := &server{in: &requestReader{fd: RequestFD}, out: fdIO(ResponseFD), guarded: map[uintptr][]byte{}}
 	syscall.SetNonblock(RequestFD, true)
 	if in, err := dupHigh(RequestFD); err == nil {
 		if out, err := dupHigh(ResponseFD); err == nil {
-			s.in, s.out = fdIO(in), fdIO(out)
+			s.in, s.out = &requestReader{fd: in}, fdIO(out)
 			syscall.Close(RequestFD)
 			syscall.Close(ResponseFD)
 		}
