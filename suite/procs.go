@@ -134,10 +134,20 @@ func (rs *runState) runInProcesses(suiteCfg types.SuiteConfig, repCfg types.Repo
 		return err
 	}
 	setup = append(setup, '\n')
+	// procs children, and one more per sleeper (while there are jobs for
+	// them all): the extra ones, started first, run sleepers only, so the
+	// sleepers do not hold back the specs that compute.
+	sleepers := 0
+	for _, j := range jobs {
+		if j.spec.Sleeps > 0 {
+			sleepers++
+		}
+	}
 	n := min(procs, len(jobs))
+	q.reserved = min(sleepers, len(jobs)-n)
 	var wg sync.WaitGroup
 	var firstErr error // of a child that did not start
-	for range n {
+	for i := range n + q.reserved {
 		c, err := startChild(rs.sandbox.Binary(), setup)
 		if err != nil {
 			if firstErr == nil {
@@ -148,7 +158,7 @@ func (rs *runState) runInProcesses(suiteCfg types.SuiteConfig, repCfg types.Repo
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.serve(q, p, func(j job, r types.SpecReport) { console.end(j.slot, r) })
+			c.serve(q, p, i < q.reserved, func(j job, r types.SpecReport) { console.end(j.slot, r) })
 		}()
 	}
 	wg.Wait()
@@ -233,19 +243,28 @@ func planJobs(plan types.Report) ([]job, error) {
 		}
 		jobs = append(jobs, job{slot: slot, spec: all[i], idx: i})
 	}
-	sort.SliceStable(jobs, func(a, b int) bool { return jobs[a].spec.Long != "" && jobs[b].spec.Long == "" })
+	// The longest sleepers first, then the other long specs, each group in
+	// the plan's order.
+	sort.SliceStable(jobs, func(a, b int) bool {
+		sa, sb := jobs[a].spec, jobs[b].spec
+		if sa.Sleeps != sb.Sleeps {
+			return sa.Sleeps > sb.Sleeps
+		}
+		return sa.Long != "" && sb.Long == ""
+	})
 	return jobs, nil
 }
 
 // jobQueue hands out jobs in order. A spec marked Alone waits until no
 // other spec runs, and holds the others back while it runs.
 type jobQueue struct {
-	mu   sync.Mutex
-	jobs []job
-	next int
-	ran  map[int]bool   // slots whose report came back
-	why  map[int]string // why a slot's child could not run it
-	gate sync.RWMutex
+	mu       sync.Mutex
+	jobs     []job
+	taken    []bool
+	reserved int            // the sleepers at the head of jobs kept for the extra children
+	ran      map[int]bool   // slots whose report came back
+	why      map[int]string // why a slot's child could not run it
+	gate     sync.RWMutex
 }
 
 // pendingJob is a job whose report did not come back, and why ("" when
@@ -255,14 +274,38 @@ type pendingJob struct {
 	why string
 }
 
-func (q *jobQueue) take() (job, bool) {
+// take hands out the next job. The first q.reserved jobs are the sleepers
+// kept for the run's extra children (reserved: true); the others take
+// them only once every other job is out, in case an extra child is gone.
+func (q *jobQueue) take(reserved bool) (job, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.next >= len(q.jobs) || cleanup.Check() != nil {
+	if cleanup.Check() != nil {
 		return job{}, false
 	}
-	q.next++
-	return q.jobs[q.next-1], true
+	if q.taken == nil {
+		q.taken = make([]bool, len(q.jobs))
+	}
+	order := append(makeRange(q.reserved, len(q.jobs)), makeRange(0, q.reserved)...)
+	if reserved {
+		order = makeRange(0, q.reserved)
+	}
+	for _, i := range order {
+		if !q.taken[i] {
+			q.taken[i] = true
+			return q.jobs[i], true
+		}
+	}
+	return job{}, false
+}
+
+// makeRange is lo, lo+1, …, hi-1.
+func makeRange(lo, hi int) []int {
+	r := make([]int, 0, max(hi-lo, 0))
+	for i := lo; i < hi; i++ {
+		r = append(r, i)
+	}
+	return r
 }
 
 // done records that j's report came back.
@@ -400,13 +443,14 @@ func startChild(exe string, setup []byte) (*child, error) {
 	return c, nil
 }
 
-// serve runs jobs from q in the child until the queue is empty, the run is
-// interrupted or the child ends; each report goes to ended.
-func (c *child) serve(q *jobQueue, p *progress, ended func(job, types.SpecReport)) {
+// serve runs jobs from q in the child (an extra child: the reserved
+// sleepers) until none is left, the run is interrupted or the child ends;
+// each report goes to ended.
+func (c *child) serve(q *jobQueue, p *progress, extra bool, ended func(job, types.SpecReport)) {
 	defer c.close()
 	enc := json.NewEncoder(c.req)
 	for {
-		j, ok := q.take()
+		j, ok := q.take(extra)
 		if !ok {
 			return
 		}

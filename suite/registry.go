@@ -50,6 +50,11 @@ type Spec struct {
 	// loop): a run in several processes starts these first, so that the
 	// short ones fill the time around them.
 	Long string
+	// Sleeps is how many credential lifetimes the spec spends waiting,
+	// idle: a run in several processes starts the longest sleeper first,
+	// each in a process of its own beside the run's --procs, since a
+	// process that sleeps leaves its CPU to the others.
+	Sleeps int
 	// Alone says why the spec must not overlap another spec of the same
 	// run; "" when it may. Each spec has its own worker processes, so no
 	// spec needs this for its plugin state or heap figures: it is for a

@@ -240,8 +240,9 @@ func init() {
 		Text: "unpack of every truncation, of corrupted length fields and of random bytes fails cleanly",
 		Body: func(c *Ctx) { c.unpackBad() }})
 	register(Spec{Clause: "AUTH-EXPIRY", Level: Must, Kinds: auth, Area: Security,
-		Long: "waits out the credential lifetime and two seconds more",
-		Text: "a credential verifies within its term and fails after it",
+		Long:   "waits out the credential lifetime and two seconds more",
+		Sleeps: 1,
+		Text:   "a credential verifies within its term and fails after it",
 		Body: func(c *Ctx) {
 			ttl := c.Config().AuthTTL
 			if ttl <= 0 {
@@ -314,8 +315,9 @@ func init() {
 			Expect(res.Failed).To(BeZero(), "%d of 400 cycles failed; first: %s", res.Failed, res.FirstFailure)
 		}})
 	register(Spec{Clause: "AUTH-LEAK", Level: Should, Kinds: auth, Area: Performance,
-		Long: "three windows of cycles, each past the credential lifetime",
-		Text: "after a warm-up past the credential lifetime, full cycles do not keep raising the heap by 1 MiB per 10,000",
+		Long:   "three windows of cycles, each past the credential lifetime",
+		Sleeps: 2,
+		Text:   "after a warm-up past the credential lifetime, full cycles do not keep raising the heap by 1 MiB per 10,000",
 		Body: func(c *Ctx) {
 			k := c.authKit()
 			l := steadyLeak(c.configuredTTL(), k.a.W.HeapInUse, func(n int) (loader.CycleResult, error) {

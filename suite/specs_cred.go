@@ -276,8 +276,9 @@ func init() {
 			Expect(res.Failed).To(BeZero(), "%d of 400 sign/verify cycles failed; first: %s", res.Failed, res.FirstFailure)
 		}})
 	register(Spec{Clause: "CRED-LEAK", Level: Should, Kinds: cred, Area: Performance,
-		Long: "three windows of cycles, each past the credential lifetime",
-		Text: "after a warm-up, sign and verify cycles (signatures freed with xfree) do not keep raising the heap by 1 MiB per 10,000",
+		Long:   "three windows of cycles, each past the credential lifetime",
+		Sleeps: 2,
+		Text:   "after a warm-up, sign and verify cycles (signatures freed with xfree) do not keep raising the heap by 1 MiB per 10,000",
 		Body: func(c *Ctx) {
 			k := c.credKit()
 			l := steadyLeak(c.configuredTTL(), k.cr.W.HeapInUse, func(n int) (loader.CycleResult, error) {

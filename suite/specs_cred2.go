@@ -369,9 +369,10 @@ func init() {
 			k.netTamper()
 		}})
 	register(Spec{Clause: "CRED2-EXPIRY", Level: Must, Kinds: cred, Area: Security,
-		Long: "waits out the credential lifetime",
-		Text: "as slurmd, a credential past its lifetime (sbcast expiration, signature TTL) is not verified, one within it is",
-		Body: func(c *Ctx) { c.cred2Expiry() }})
+		Long:   "waits out the credential lifetime",
+		Sleeps: 1,
+		Text:   "as slurmd, a credential past its lifetime (sbcast expiration, signature TTL) is not verified, one within it is",
+		Body:   func(c *Ctx) { c.cred2Expiry() }})
 	register(Spec{Clause: "CRED2-REPLAY", Level: Should, Kinds: cred, Area: Security,
 		Text: "as slurmd, a second unpack of the same credential bytes is refused",
 		Body: func(c *Ctx) {
