@@ -324,13 +324,22 @@ type FuzzBatch struct {
 	// Heap is the C heap's growth since the worker's first batch.
 	HeapGrowth int64
 	Elapsed    time.Duration
+	// Faults are the executions that read past their input into the guard
+	// page after it, which the worker recovered from (see the worker's
+	// fault handler): crashes as a worker's end would report them, the
+	// worker still running.
+	Faults []FuzzFailure
+	// FaultHeap is the part of HeapGrowth that faulting calls left
+	// allocated; beyond FaultBudget the worker is to be retired.
+	FaultHeap, FaultBudget int64
 }
 
 // Batch runs corpus[sent:] (the entries the worker does not have yet) once
 // each and adds them to the worker's corpus, then count mutated executions
 // of target. A failure (crash, hang, exit, leak) ends the
-// worker and is returned with the input that caused it; err is for
-// anything else.
+// worker and is returned with the input that caused it, except a read past
+// the input into its guard page, which the worker recovers from: those are
+// the batch's Faults. err is for anything else.
 func (f *FuzzWorker) Batch(target FuzzTarget, seed uint64, count int, corpus []FuzzInput, protocols []uint16) (*FuzzBatch, *FuzzFailure, error) {
 	// The worker's corpus is shared by its targets (cred_p_unpack and
 	// sbcast_p_unpack read similar data).
@@ -354,9 +363,13 @@ func (f *FuzzWorker) Batch(target FuzzTarget, seed uint64, count int, corpus []F
 		return nil, fail, err
 	}
 	f.sent = len(corpus)
-	b := &FuzzBatch{Execs: res.Execs, Accepted: res.Accepted, HeapGrowth: int64(res.Heap) - int64(res.HeapBase), Elapsed: time.Since(start)}
+	b := &FuzzBatch{Execs: res.Execs, Accepted: res.Accepted, HeapGrowth: int64(res.Heap) - int64(res.HeapBase), Elapsed: time.Since(start),
+		FaultHeap: int64(res.FaultHeap), FaultBudget: int64(res.FaultBudget)}
 	for _, in := range res.New {
 		b.New = append(b.New, FuzzInput{Target: target, Protocol: in.Protocol, Data: append([]byte(nil), in.Data...)})
+	}
+	for _, ft := range res.Faults {
+		b.Faults = append(b.Faults, f.recoveredFault(target, ft))
 	}
 	if res.HeapExceeded {
 		fn := f.symbolOf(target, wire.FuzzPhaseCall)
@@ -450,6 +463,22 @@ func (f *FuzzWorker) run(target FuzzTarget, req *wire.Fuzz) (*wire.FuzzResult, *
 	}
 	f.done += res.Execs
 	return &res, nil, nil
+}
+
+// recoveredFault is the failure a recovered fault would have been had it
+// ended the worker, as classify names it, and what it was: which bytes the
+// read ran past, and how far.
+func (f *FuzzWorker) recoveredFault(target FuzzTarget, ft wire.FuzzFault) FuzzFailure {
+	region := "input"
+	if target == FuzzVerifySign {
+		region = "buffer"
+		if ft.Region == wire.FuzzRegionSignature {
+			region = "signature"
+		}
+	}
+	return FuzzFailure{Kind: FailCrash, Function: f.symbolOf(target, ft.Phase), Signal: signalName(syscall.Signal(ft.Signal)),
+		Detail: fmt.Sprintf("over-read into the guard page after the %s, at offset %d past its end; recovered in the worker", region, ft.Past),
+		Input:  FuzzInput{Target: target, Protocol: ft.Input.Protocol, Data: append([]byte(nil), ft.Input.Data...)}}
 }
 
 // symbolOf names the function running in phase.

@@ -208,12 +208,17 @@ func (c *Campaign) snapshot() []loader.FuzzInput {
 }
 
 // dropBad removes an input that made a worker fail from the corpus, so
-// that a new worker does not fail on it again.
-func (c *Campaign) dropBad(in loader.FuzzInput) {
+// that a new worker does not fail on it again, and with remember keeps it
+// out for good. A recovered fault's input is not remembered: a worker
+// that recovers never offers it as a corpus entry, and at thousands a
+// second the set would grow without bound.
+func (c *Campaign) dropBad(in loader.FuzzInput, remember bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := inputKey(in)
-	c.bad[k] = true
+	if remember {
+		c.bad[k] = true
+	}
 	if !c.seen[k] {
 		return
 	}
@@ -349,9 +354,16 @@ func (c *Campaign) seedCorpus(ctx context.Context, protocol uint16) error {
 	return nil
 }
 
+// maxRecovered is how many recovered faults a worker may take before the
+// job retires it, as hygiene: each abandoned call may have left state
+// behind besides the memory the worker accounts for (FuzzBatch.FaultHeap).
+// On auth_bad_unpack, which faults once in a dozen inputs, a job reaches
+// it in a few seconds; a worker start costs tens of milliseconds of CPU.
+const maxRecovered = 16384
+
 // job is one worker's share of the campaign: batches until the deadline,
-// the spare worker (started while this one ran) after each failure, and
-// every minute.
+// the spare worker (started while this one ran) after each failure that
+// ended it, after maxRecovered recovered faults, and every minute.
 func (c *Campaign) job(ctx context.Context, id int, j *job, deadline time.Time, protocols []uint16) {
 	rng := rand.New(rand.NewPCG(c.seed, uint64(id)))
 	pool := newSpares(ctx, c.o.Sandbox, c.o.Worker)
@@ -364,6 +376,7 @@ func (c *Campaign) job(ctx context.Context, id int, j *job, deadline time.Time, 
 	}()
 	count := 256
 	errorsInARow := 0
+	recovered := 0 // faults the worker fw recovered from
 	for batch := 0; time.Now().Before(deadline) && ctx.Err() == nil; batch++ {
 		if fw == nil {
 			var err error
@@ -378,6 +391,7 @@ func (c *Campaign) job(ctx context.Context, id int, j *job, deadline time.Time, 
 				continue
 			}
 			c.workers.Add(1)
+			recovered = 0
 		}
 		target := c.o.Targets[batch%len(c.o.Targets)]
 		// Keep the batch within a tenth of a second, and within the deadline.
@@ -396,6 +410,15 @@ func (c *Campaign) job(ctx context.Context, id int, j *job, deadline time.Time, 
 				scale := 0.1 / b.Elapsed.Seconds()
 				count = min(max(int(float64(count)*min(max(scale, 0.5), 4)), 16), 1<<20)
 			}
+			// Recovered faults are failures like those that end a worker;
+			// the worker goes on.
+			for i := range b.Faults {
+				if ctx.Err() != nil {
+					break
+				}
+				c.failure(ctx, &b.Faults[i], false)
+			}
+			recovered += len(b.Faults)
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -409,7 +432,7 @@ func (c *Campaign) job(ctx context.Context, id int, j *job, deadline time.Time, 
 			j.execs.Add(fw.LiveExecs())
 			fw.Close()
 			fw = nil
-			c.failure(ctx, fail)
+			c.failure(ctx, fail, true)
 			errorsInARow = 0
 		case err != nil:
 			c.errorf("%s batch: %v", target, oneLine(err))
@@ -420,9 +443,13 @@ func (c *Campaign) job(ctx context.Context, id int, j *job, deadline time.Time, 
 			}
 		default:
 			errorsInARow = 0
-			// A fresh worker every minute, and when unfreed 23.11+
-			// credentials have grown the heap.
-			if fw.Age() > time.Minute || (b != nil && b.HeapGrowth > int64(c.o.Worker.HeapLimit)) {
+			// A fresh worker every minute, after many recovered faults,
+			// when unfreed 23.11+ credentials have grown the heap, and
+			// before what faulting calls left allocated (address space,
+			// mostly: large blocks are mapped, and only touched up to the
+			// fault) can make an allocation fail.
+			if fw.Age() > time.Minute || recovered >= maxRecovered || (b != nil &&
+				(b.HeapGrowth-b.FaultHeap > int64(c.o.Worker.HeapLimit) || b.FaultHeap > b.FaultBudget)) {
 				fw.Close()
 				fw = nil
 			}
@@ -431,10 +458,11 @@ func (c *Campaign) job(ctx context.Context, id int, j *job, deadline time.Time, 
 }
 
 // failure records a failure; a new kind is confirmed in a fresh worker,
-// minimized and saved.
-func (c *Campaign) failure(ctx context.Context, fail *loader.FuzzFailure) {
+// minimized and saved. ended: the failure ended its worker (not one of a
+// batch's recovered faults).
+func (c *Campaign) failure(ctx context.Context, fail *loader.FuzzFailure, ended bool) {
 	c.failures.Add(1)
-	c.dropBad(fail.Input)
+	c.dropBad(fail.Input, ended)
 	key := fail.Key()
 	c.mu.Lock()
 	if _, known := c.found[key]; known {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,7 +38,9 @@ func fuzzSandbox(t *testing.T, path string) *loader.Sandbox {
 
 // TestFuzzFindsOverRead: auth_bad_unpack memcpy's as many bytes as its data
 // length field says. A batch of mutations of its own credentials finds the
-// over-read at the guard page; the input reproduces alone and minimizes.
+// over-read at the guard page, and (on amd64) recovers from it: the
+// worker runs the next batch. The input, replayed alone, ends a worker as
+// it would end slurmd, and minimizes.
 func TestFuzzFindsOverRead(t *testing.T) {
 	sb := fuzzSandbox(t, testenv.Fixture(t, "auth_bad_unpack.so"))
 	ctx := context.Background()
@@ -53,12 +57,39 @@ func TestFuzzFindsOverRead(t *testing.T) {
 		ok(t, "worker", err)
 		// The valid credentials alone, then their mutations.
 		b, f, err := fw.Batch(loader.FuzzUnpack, uint64(i), 20000, seeds, pvs)
-		fw.Close()
 		ok(t, "batch", err)
-		if f == nil && b.Execs < uint64(len(seeds)) {
+		if f != nil {
+			fw.Close()
+			if runtime.GOARCH == "amd64" {
+				t.Fatalf("the batch ended its worker (%v: %s): the over-read was not recovered", f, f.Detail)
+			}
+			fail = f
+			continue
+		}
+		if b.Execs < uint64(len(seeds)) {
 			t.Fatalf("batch ran %d executions", b.Execs)
 		}
-		fail = f
+		if len(b.Faults) > 0 {
+			fail = &b.Faults[0]
+			if !strings.Contains(fail.Detail, "guard page") || !strings.Contains(fail.Detail, "recovered") {
+				t.Errorf("recovered fault's detail %q", fail.Detail)
+			}
+			// The worker goes on, and a known crashing input is no corpus
+			// entry of its: it reports none as new.
+			b2, f2, err := fw.Batch(loader.FuzzUnpack, uint64(i)+1000, 2000, seeds, pvs)
+			ok(t, "batch after a recovered fault", err)
+			if f2 != nil || b2.Execs == 0 {
+				t.Fatalf("after a recovered fault: %v, %d executions", f2, b2.Execs)
+			}
+			for _, in := range append(b.New, b2.New...) {
+				for _, ft := range append(b.Faults, b2.Faults...) {
+					if bytes.Equal(in.Data, ft.Input.Data) && in.Protocol == ft.Input.Protocol {
+						t.Errorf("faulting input %x reported as a new corpus entry", in.Data)
+					}
+				}
+			}
+		}
+		fw.Close()
 	}
 	if fail == nil {
 		t.Fatal("no failure in 50 batches")

@@ -24,7 +24,8 @@ const MaxArgs = 6
 
 // A Call is one C function and its arguments. The loop changes Args
 // between calls as it needs; a Call belongs to one OS thread at a time.
-// The trampoline reads its first words: fn, Args, then writes ret.
+// The trampolines read its first words: fn, Args, then write ret (and
+// faulted).
 type Call struct {
 	fn uintptr
 	// Args are the function's arguments. Those beyond the count given to
@@ -32,6 +33,8 @@ type Call struct {
 	// point where nothing moves them (the heap, not a goroutine stack).
 	Args [MaxArgs]uintptr
 	ret  uintptr
+	// faulted: the last DoRecovering returned from a fault (recover.go).
+	faulted bool
 
 	nargs     int
 	viaPurego bool

@@ -20,3 +20,15 @@ func call(c *Call) { runtime_cgocall(trampolineABI0, unsafe.Pointer(c)) }
 var authCycleABI0 uintptr
 
 func runAuthCycle(c *AuthCycle) { runtime_cgocall(authCycleABI0, unsafe.Pointer(c)) }
+
+// faultHandlerABI0 and recoveringTrampolineABI0 are the addresses of the
+// fault handler and the recovering trampoline (recover_amd64.s).
+var faultHandlerABI0, recoveringTrampolineABI0 uintptr
+
+func faultHandlerAddr() uintptr { return faultHandlerABI0 }
+
+func callRecovering(c *Call) { runtime_cgocall(recoveringTrampolineABI0, unsafe.Pointer(c)) }
+
+// keepsRegistersABI0 is a test's check of recoveringTrampoline
+// (recover_amd64.s, export_test.go).
+var keepsRegistersABI0 uintptr

@@ -1,24 +1,10 @@
 #include "textflag.h"
 #include "go_asm.h"
+#include "call_amd64.h"
 
 // The functions here are entered from runtime·asmcgocall with the C calling
 // convention: DI holds their argument, the stack is 16-byte aligned minus
 // the return address.
-
-// CALL_BX calls the Call in BX with its six argument registers loaded from
-// Call.Args, and stores the result (also left in AX) in Call.ret. AL is 0:
-// no vector registers, for variadic callees.
-#define CALL_BX \
-	MOVQ	(Call_Args+0)(BX), DI; \
-	MOVQ	(Call_Args+8)(BX), SI; \
-	MOVQ	(Call_Args+16)(BX), DX; \
-	MOVQ	(Call_Args+24)(BX), CX; \
-	MOVQ	(Call_Args+32)(BX), R8; \
-	MOVQ	(Call_Args+40)(BX), R9; \
-	XORL	AX, AX; \
-	MOVQ	Call_fn(BX), R10; \
-	CALL	R10; \
-	MOVQ	AX, Call_ret(BX)
 
 // trampoline makes one Call (DI).
 TEXT trampoline<>(SB), NOSPLIT|NOFRAME, $0-0

@@ -123,6 +123,31 @@ func (f *Fuzz) Decode(d *Decoder) {
 	f.Inputs = decodeInputs(d)
 }
 
+// FuzzFault is an execution of a mutation batch that read past its input
+// into the guard page after it, and that the worker recovered from without
+// ending (worker and hotcall say when it can).
+type FuzzFault struct {
+	Input  FuzzInput
+	Signal uint8 // SIGSEGV or SIGBUS
+	Phase  uint8 // FuzzPhaseCall: the only phase recovered
+	// Region is what the read ran past: FuzzRegionInput, or for
+	// FuzzVerifySign the buffer or the signature.
+	Region uint8
+	// Past is how far past the region's last byte the read faulted (0:
+	// the first byte of the guard page).
+	Past uint32
+}
+
+// Regions a FuzzFault reads past.
+const (
+	FuzzRegionInput     = 0 // unpack's input; verify_sign's buffer
+	FuzzRegionSignature = 1 // verify_sign's signature
+)
+
+// MaxFuzzFaults bounds the recovered faults of one batch: the batch ends
+// at the next one.
+const MaxFuzzFaults = 64
+
 // FuzzResult is what a batch did.
 type FuzzResult struct {
 	Execs    uint64
@@ -139,6 +164,15 @@ type FuzzResult struct {
 	LeakBytes    int64
 	// Growth is each replayed input's heap growth (Measure).
 	Growth []int64
+	// Faults are the executions the worker recovered from, in order (at
+	// most MaxFuzzFaults).
+	Faults []FuzzFault
+	// FaultHeap is what the heap grew by around the worker's recovered
+	// faults (what the plugin allocated before faulting, never freed), a
+	// part of Heap-HeapBase, by which the worker lifted its address-space
+	// bound; past FaultBudget it can lift it no further, and is to be
+	// retired.
+	FaultHeap, FaultBudget uint64
 }
 
 func (r *FuzzResult) Encode(e *Encoder) {
@@ -155,6 +189,17 @@ func (r *FuzzResult) Encode(e *Encoder) {
 	for _, g := range r.Growth {
 		e.U64(uint64(g))
 	}
+	e.U32(uint32(len(r.Faults)))
+	for _, f := range r.Faults {
+		e.U16(f.Input.Protocol)
+		e.Blob(f.Input.Data)
+		e.U8(f.Signal)
+		e.U8(f.Phase)
+		e.U8(f.Region)
+		e.U32(f.Past)
+	}
+	e.U64(r.FaultHeap)
+	e.U64(r.FaultBudget)
 }
 
 func (r *FuzzResult) Decode(d *Decoder) {
@@ -172,4 +217,15 @@ func (r *FuzzResult) Decode(d *Decoder) {
 	for i := 0; i < n && d.Err() == nil; i++ {
 		r.Growth = append(r.Growth, int64(d.U64()))
 	}
+	n = int(d.U32())
+	if !d.fits(n, 13) {
+		return
+	}
+	r.Faults = make([]FuzzFault, 0, n)
+	for i := 0; i < n && d.Err() == nil; i++ {
+		f := FuzzFault{Input: FuzzInput{Protocol: d.U16(), Data: d.Blob()}}
+		f.Signal, f.Phase, f.Region, f.Past = d.U8(), d.U8(), d.U8(), d.U32()
+		r.Faults = append(r.Faults, f)
+	}
+	r.FaultHeap, r.FaultBudget = d.U64(), d.U64()
 }

@@ -54,7 +54,10 @@ func samples() map[string]message {
 			StatusPath: "/dev/shm/status", Seed: 77, Count: 880, MaxLen: 4096, HeapLimit: 1 << 26, Measure: true,
 			Inputs: []FuzzInput{{Protocol: 0x2600, Data: []byte{1}}, {Protocol: 1, Data: []byte{}}}},
 		"FuzzResult": &FuzzResult{Execs: 880, Accepted: 3, New: []FuzzInput{{Protocol: 2, Data: []byte{3}}}, HeapBase: 1, Heap: 2,
-			HeapExceeded: true, Leak: FuzzInput{Protocol: 4, Data: []byte{5}}, LeakBytes: -6, Growth: []int64{-1, 0, 1}},
+			HeapExceeded: true, Leak: FuzzInput{Protocol: 4, Data: []byte{5}}, LeakBytes: -6, Growth: []int64{-1, 0, 1},
+			Faults: []FuzzFault{{Input: FuzzInput{Protocol: 7, Data: []byte{8, 9}}, Signal: 11, Phase: FuzzPhaseCall, Region: FuzzRegionSignature, Past: 4095},
+				{Input: FuzzInput{Protocol: 0x2600}, Signal: 7}},
+			FaultHeap: 1 << 20, FaultBudget: 1 << 30},
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -24,6 +26,11 @@ type fuzzer struct {
 	// raise is the C library's raise(3), the handler of faults during a
 	// batch (signalState.dieOnFault).
 	raise uintptr
+	// recovering: this batch recovers from reads past an input into its
+	// guard page (a mutation batch, on amd64); fault describes the last
+	// one recovered.
+	recovering bool
+	fault      wire.FuzzFault
 	// in and sig end at an unmapped page; inputs are copied to their ends.
 	in, sig      guardedRegion
 	buf          uintptr // a buf_t (xmalloc) pointed at each input in turn
@@ -31,11 +38,18 @@ type fuzzer struct {
 	seen         map[uint64]struct{}
 	heapBase     uint64
 	heapMeasured bool
-	rng          *rand.Rand
-	scratch      []byte
-	ring         [ringSize]wire.FuzzInput // the latest inputs, for heap attribution
-	ringNext     int
-	execs        uint64
+	// leakBase is heapBase plus what recovered faults left allocated: the
+	// leak bound counts from it. lastHeap is the latest measure of the
+	// heap, from which a fault's leftovers are counted.
+	leakBase, lastHeap uint64
+	// faultBudget is how much recovered faults may leave allocated before
+	// the worker is to be retired (wire.FuzzResult.FaultBudget).
+	faultBudget uint64
+	rng         *rand.Rand
+	scratch     []byte
+	ring        [ringSize]wire.FuzzInput // the latest inputs, for heap attribution
+	ringNext    int
+	execs       uint64
 	// The request's call sites on the bench loops' calling path (the
 	// function under fuzz, and auth destroy), and when the campaign last
 	// passed through the scheduler (see benchThread.yield).
@@ -54,13 +68,22 @@ var fz *fuzzer
 
 type guardedRegion struct {
 	mem []byte
-	end int // offset of the unmapped page
+	end int // offset of the guard: the rest of mem is unmapped (PROT_NONE)
 }
+
+// guardSize is how much unmapped address space follows each input. One
+// page would stop every over-read, but not every over-read faults in it:
+// glibc's memcpy of a large block loads its last bytes first, so a copy
+// that trusts a length field faults where the claimed end lies. Within
+// guardSize that is still a read past the input into its guard, which a
+// mutation batch recovers from; beyond it, the fault ends the worker. It
+// costs address space only.
+const guardSize = 64 << 20
 
 func newGuardedRegion(size int) (guardedRegion, error) {
 	page := syscall.Getpagesize()
 	pages := max((size+page-1)/page, 1)
-	mem, err := syscall.Mmap(-1, 0, (pages+1)*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	mem, err := syscall.Mmap(-1, 0, pages*page+guardSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE)
 	if err != nil {
 		return guardedRegion{}, err
 	}
@@ -69,6 +92,22 @@ func newGuardedRegion(size int) (guardedRegion, error) {
 		return guardedRegion{}, err
 	}
 	return guardedRegion{mem: mem, end: pages * page}, nil
+}
+
+// guard is the unmapped range after the input.
+func (g *guardedRegion) guard() hotcall.Guard {
+	lo := uintptr(unsafe.Pointer(&g.mem[0])) + uintptr(g.end)
+	return hotcall.Guard{Lo: lo, Hi: lo + uintptr(len(g.mem)-g.end)}
+}
+
+// past reports how far past the end of the readable part addr is, and
+// whether it is in the guard.
+func (g *guardedRegion) past(addr uintptr) (uint32, bool) {
+	r := g.guard()
+	if addr < r.Lo || addr >= r.Hi {
+		return 0, false
+	}
+	return uint32(addr - r.Lo), true
 }
 
 // place copies b so that its last byte is the last readable one, and
@@ -102,7 +141,44 @@ func (s *server) newFuzzer(req *wire.Fuzz) (*fuzzer, error) {
 	}
 	f.scratch = make([]byte, 0, f.maxLen+64)
 	f.raise = dlsym(libcHandle(), "raise")
+	// The guards are the harness's, not the plugin's: the bound, which
+	// turns a plugin's huge allocation into an oom finding, leaves them out.
+	f.lift(uint64(len(f.in.mem) + len(f.sig.mem)))
+	f.faultBudget = faultAllowance - uint64(len(f.in.mem)+len(f.sig.mem))
+	if strictOvercommit() {
+		f.faultBudget = strictFaultBudget
+	}
 	return f, nil
+}
+
+// strictFaultBudget bounds what recovered faults may leave allocated where
+// the kernel counts every writable mapping against a commit limit
+// (vm.overcommit_memory 2): there, address space is memory.
+const strictFaultBudget = 1 << 30
+
+func strictOvercommit() bool {
+	b, err := os.ReadFile("/proc/sys/vm/overcommit_memory")
+	return err == nil && strings.TrimSpace(string(b)) == "2"
+}
+
+// faultAllowance is how far a fuzzer may lift the worker's address-space
+// bound (RLIMIT_AS; the worker sets its hard bound this far above the soft
+// one): its guards, and what recovered faults left allocated. Those are
+// mostly large blocks the plugin had just mapped and never touched, so
+// address space, not memory; the campaign retires a worker whose
+// leftovers reach it.
+const faultAllowance = 16 << 30
+
+// lift raises the soft address-space bound by n bytes, within the hard
+// one: what n counts is the harness's doing, and must not make a later
+// allocation of the plugin fail as if the plugin had used it.
+func (f *fuzzer) lift(n uint64) {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_AS, &lim) != nil || lim.Cur == ^uint64(0) {
+		return
+	}
+	lim.Cur = min(lim.Cur+n, lim.Max)
+	syscall.Setrlimit(syscall.RLIMIT_AS, &lim)
 }
 
 // fuzzRequest serves an OpFuzz request.
@@ -119,7 +195,16 @@ func (s *server) fuzzRequest(req *wire.Fuzz) {
 		}
 		fz = f
 	}
-	s.signals.dieOnFault(fz.raise)
+	// Only a mutation batch recovers: a replay (Reproduce, minimizing)
+	// must see the input end the worker, as it would end slurmd.
+	fz.recovering = false
+	if req.Mode == wire.FuzzMutate {
+		h := hotcall.SetRecovery(fz.raise, syscall.Gettid(), fz.in.guard(), fz.sig.guard())
+		s.signals.recoverFaults(h, fz.raise)
+		fz.recovering = h != 0
+	} else {
+		s.signals.dieOnFault(fz.raise)
+	}
 	res := fz.run(s, req)
 	s.signals.restore()
 	res.Encode(&s.enc)
@@ -156,6 +241,7 @@ func (f *fuzzer) run(s *server, req *wire.Fuzz) wire.FuzzResult {
 	}
 	if !f.heapMeasured {
 		f.heapBase = heapInUse(s)
+		f.leakBase = f.heapBase
 		f.heapMeasured = true
 	}
 	res.HeapBase = f.heapBase
@@ -164,7 +250,7 @@ func (f *fuzzer) run(s *server, req *wire.Fuzz) wire.FuzzResult {
 			in.Data = truncate(in.Data, f.maxLen)
 			before := heapInUse(s)
 			for n := uint32(0); n < max(req.Count, 1); n++ {
-				if accepted, _ := f.exec(s, req, in.Data, in.Protocol); accepted {
+				if accepted, _, _ := f.exec(s, req, in.Data, in.Protocol, false); accepted {
 					res.Accepted++
 				}
 			}
@@ -175,13 +261,19 @@ func (f *fuzzer) run(s *server, req *wire.Fuzz) wire.FuzzResult {
 		}
 		res.Execs = f.execs
 		res.Heap = heapInUse(s)
+		res.FaultHeap, res.FaultBudget = f.leakBase-f.heapBase, f.faultBudget
 		return res
 	}
+	f.lastHeap = heapInUse(s)
 	// New corpus entries run once as they are (the parent's seeds are
-	// inputs in their own right), then join the corpus.
+	// inputs in their own right), then join the corpus, unless they fault.
 	for _, in := range req.Inputs {
 		in.Data = truncate(in.Data, f.maxLen)
-		accepted, feature := f.exec(s, req, in.Data, in.Protocol)
+		accepted, feature, faulted := f.exec(s, req, in.Data, in.Protocol, f.recovering)
+		if faulted {
+			f.recovered(s, &res, in.Protocol, in.Data)
+			continue
+		}
 		if accepted {
 			res.Accepted++
 		}
@@ -197,7 +289,7 @@ func (f *fuzzer) run(s *server, req *wire.Fuzz) wire.FuzzResult {
 		}
 		f.addCorpus(wire.FuzzInput{Protocol: pv})
 	}
-	for n := uint32(0); n < req.Count; n++ {
+	for n := uint32(0); n < req.Count && len(res.Faults) < wire.MaxFuzzFaults; n++ {
 		seed := f.corpus[f.rng.IntN(len(f.corpus))]
 		in := f.mutate(seed.Data)
 		pv := seed.Protocol
@@ -207,7 +299,13 @@ func (f *fuzzer) run(s *server, req *wire.Fuzz) wire.FuzzResult {
 		slot := &f.ring[f.ringNext]
 		slot.Protocol, slot.Data = pv, append(slot.Data[:0], in...)
 		f.ringNext = (f.ringNext + 1) % ringSize
-		accepted, feature := f.exec(s, req, in, pv)
+		accepted, feature, faulted := f.exec(s, req, in, pv, f.recovering)
+		if faulted {
+			// Not one for worstRecent to replay: it would end the worker.
+			slot.Data = nil
+			f.recovered(s, &res, pv, in)
+			continue
+		}
 		if accepted {
 			res.Accepted++
 		}
@@ -218,7 +316,9 @@ func (f *fuzzer) run(s *server, req *wire.Fuzz) wire.FuzzResult {
 			res.New = append(res.New, entry)
 		}
 		if req.HeapLimit > 0 && f.execs&heapCheckMask == 0 {
-			if heap := heapInUse(s); heap > f.heapBase+req.HeapLimit {
+			heap := heapInUse(s)
+			f.lastHeap = heap
+			if heap > f.leakBase+req.HeapLimit {
 				res.HeapExceeded = true
 				res.Leak, res.LeakBytes = f.worstRecent(s, req)
 				break
@@ -227,7 +327,27 @@ func (f *fuzzer) run(s *server, req *wire.Fuzz) wire.FuzzResult {
 	}
 	res.Execs = f.execs
 	res.Heap = heapInUse(s)
+	res.FaultHeap, res.FaultBudget = f.leakBase-f.heapBase, f.faultBudget
 	return res
+}
+
+// recovered records the fault the last execution recovered from, and
+// takes what the heap grew since it was last measured off the leak bound:
+// what the plugin allocated before it faulted stays allocated (its frames
+// are gone), and is no leak of a completed call. The growth of the
+// executions since the last measure, at most heapCheckMask of them, is
+// forgiven with it. The parent, which sees the whole growth, restarts a
+// worker whose heap grew beyond the bound.
+func (f *fuzzer) recovered(s *server, res *wire.FuzzResult, pv uint16, in []byte) {
+	fault := f.fault
+	fault.Input = wire.FuzzInput{Protocol: pv, Data: append([]byte(nil), in...)}
+	res.Faults = append(res.Faults, fault)
+	heap := heapInUse(s)
+	if heap > f.lastHeap {
+		f.leakBase += heap - f.lastHeap
+		f.lift(heap - f.lastHeap)
+	}
+	f.lastHeap = heap
 }
 
 // worstRecent runs each of the latest inputs again and returns the one
@@ -243,7 +363,7 @@ func (f *fuzzer) worstRecent(s *server, req *wire.Fuzz) (wire.FuzzInput, int64) 
 	}
 	for _, in := range recent {
 		before := heapInUse(s)
-		f.exec(s, req, in.Data, in.Protocol)
+		f.exec(s, req, in.Data, in.Protocol, false)
 		after := heapInUse(s)
 		if g := int64(after) - int64(before); g > most {
 			worst, most = in, g
@@ -276,8 +396,10 @@ func (f *fuzzer) addCorpus(in wire.FuzzInput) {
 
 // exec runs the target function on one input placed against a guard page,
 // and destroys what it returned. The status file names the input first, so
-// the parent can tell which one a crash or hang came from.
-func (f *fuzzer) exec(s *server, req *wire.Fuzz, in []byte, pv uint16) (accepted bool, feature uint64) {
+// the parent can tell which one a crash or hang came from. Recovering, a
+// read past the input into the guard page returns faulted (and f.fault)
+// instead of ending the worker; nothing is destroyed then.
+func (f *fuzzer) exec(s *server, req *wire.Fuzz, in []byte, pv uint16, recovering bool) (accepted bool, feature uint64, faulted bool) {
 	st := f.status
 	binary.LittleEndian.PutUint32(st[wire.FuzzStatusLen:], uint32(len(in)))
 	binary.LittleEndian.PutUint16(st[wire.FuzzStatusProtocol:], pv)
@@ -295,7 +417,8 @@ func (f *fuzzer) exec(s *server, req *wire.Fuzz, in []byte, pv uint16) (accepted
 			call.Args[3], call.Args[4] = f.sig.place(sig), uintptr(len(sig))
 		}
 		*s.errno = 0
-		ret = uintptr(uint32(call.Do())) // an int
+		ret, faulted = f.call(call, recovering)
+		ret = uintptr(uint32(ret)) // an int
 	} else {
 		head := f.in.place(in)
 		b := f.buf
@@ -317,9 +440,9 @@ func (f *fuzzer) exec(s *server, req *wire.Fuzz, in []byte, pv uint16) (accepted
 		} else {
 			call.Args[1] = uintptr(pv)
 		}
-		ret = call.Do()
+		ret, faulted = f.call(call, recovering)
 		processed = *(*uint32)(addr(b + profile.BufOffProcessed))
-		accepted = ret != 0
+		accepted = ret != 0 && !faulted
 	}
 	errno := *s.errno
 	// What auth unpack returned goes to the plugin's destroy. The 23.11+
@@ -338,6 +461,9 @@ func (f *fuzzer) exec(s *server, req *wire.Fuzz, in []byte, pv uint16) (accepted
 		f.yielded = time.Now()
 	}
 	binary.LittleEndian.PutUint64(st[wire.FuzzStatusExecs:], f.execs)
+	if faulted {
+		return false, 0, true
+	}
 	// The outcome: which function, protocol, result, errno, and how far
 	// unpack read (bucketed so that lengths do not each count as new).
 	feature = uint64(req.Target)<<56 | uint64(pv)<<40 | uint64(uint16(errno))<<24 | uint64(lenBucket(processed))<<1
@@ -346,7 +472,26 @@ func (f *fuzzer) exec(s *server, req *wire.Fuzz, in []byte, pv uint16) (accepted
 	} else if accepted {
 		feature |= 1
 	}
-	return accepted, feature
+	return accepted, feature, false
+}
+
+// call makes the target call, recovering or not, and describes a
+// recovered fault in f.fault.
+func (f *fuzzer) call(c *hotcall.Call, recovering bool) (uintptr, bool) {
+	if !recovering {
+		return c.Do(), false
+	}
+	ret, fault, faulted := c.DoRecovering()
+	if !faulted {
+		return ret, false
+	}
+	f.fault = wire.FuzzFault{Signal: uint8(fault.Signal), Phase: wire.FuzzPhaseCall}
+	if past, ok := f.in.past(fault.Addr); ok {
+		f.fault.Region, f.fault.Past = wire.FuzzRegionInput, past
+	} else if past, ok := f.sig.past(fault.Addr); ok {
+		f.fault.Region, f.fault.Past = wire.FuzzRegionSignature, past
+	}
+	return 0, true
 }
 
 // lenBucket keeps small lengths exact and larger ones to a quarter power

@@ -141,7 +141,9 @@ func setup() (*server, error) {
 		limit(syscall.RLIMIT_CPU, cfg.CPUSeconds)
 	}
 	if cfg.AddressSpace > 0 {
-		limit(syscall.RLIMIT_AS, cfg.AddressSpace)
+		// The hard bound leaves room for a fuzzer to lift the soft one by
+		// what it maps itself and what recovered faults leave (fuzzer.lift).
+		syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: cfg.AddressSpace, Max: cfg.AddressSpace + faultAllowance})
 	}
 
 	if s.c, err = loadLibc(); err != nil {

@@ -67,6 +67,7 @@ func (s *signalState) restore() uint64 {
 
 // Flags of struct sigaction (asm-generic/signal-defs.h, x86).
 const (
+	saSigInfo   = 0x4
 	saOnStack   = 0x08000000
 	saRestorer  = 0x04000000
 	saNoDefer   = 0x40000000
@@ -97,6 +98,25 @@ func (s *signalState) dieOnFault(raise uintptr) {
 		// x86-64 delivers a signal only to a handler with a restorer; the
 		// runtime's serves, though raise never returns here.
 		act.flags = saRestorer | saOnStack | saNoDefer | saResetHand
+		sigaction(int(sig), &act, nil)
+	}
+}
+
+// recoverFaults is dieOnFault, except that SIGSEGV and SIGBUS go to
+// hotcall's fault handler, which recovers a recovering call's read past
+// an input into its guard page and raises every other fault as raise
+// would. Without SA_RESETHAND: a recovered fault leaves the handler in
+// place for the next one (the handler restores the default action itself
+// before raising).
+func (s *signalState) recoverFaults(handler, raise uintptr) {
+	s.dieOnFault(raise)
+	if handler == 0 || raise == 0 {
+		return
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGSEGV, syscall.SIGBUS} {
+		act := s.actions[sig]
+		act.handler = uint64(handler)
+		act.flags = saSigInfo | saRestorer | saOnStack | saNoDefer
 		sigaction(int(sig), &act, nil)
 	}
 }
