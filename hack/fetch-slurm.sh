@@ -450,21 +450,28 @@ pkg_available() {
 # apt-get call (each call costs about a second of round trips), and extract
 # each into ROOT, in the order given.
 fetch() {
-	local suite=$1 root=$2 pkg rec ver arch sha debdir=$CACHE/.debs/$1
+	local suite=$1 root=$2 pkg ver arch sha debdir=$CACHE/.debs/$1
 	local -a pkgs=() want=()
 	local -A file=() sum=()
+	local -A recs=()
 	shift 2
 	apt_opts "$suite"
 	mkdir -p "$debdir"
 	for pkg in "$@"; do
-		[[ -n ${DEB[$pkg]:-} || -n ${file[$pkg]:-} ]] && continue
-		rec=$(apt-cache "${APT_OPTS[@]}" show --no-all-versions "$pkg" 2>/dev/null) ||
-			die "$suite: package $pkg not found"
-		ver=$(sed -n 's/^Version: //p' <<<"$rec")
-		arch=$(sed -n 's/^Architecture: //p' <<<"$rec")
-		sha=$(sed -n 's/^SHA256: //p' <<<"$rec")
+		[[ -n ${DEB[$pkg]:-} || " ${pkgs[*]} " == *" $pkg "* ]] || pkgs+=("$pkg")
+	done
+	[[ ${#pkgs[@]} -gt 0 ]] || return 0
+	# One apt-cache call for them all (each call loads the whole cache):
+	# "PACKAGE VERSION ARCHITECTURE SHA256" lines.
+	while read -r pkg ver arch sha; do
+		recs[$pkg]="$ver $arch $sha"
+	done < <(apt-cache "${APT_OPTS[@]}" show --no-all-versions "${pkgs[@]}" 2>/dev/null |
+		awk '/^Package: /{p=$2} /^Version: /{v=$2} /^Architecture: /{a=$2} /^SHA256: /{h=$2}
+			/^$/{if (p!="") print p, v, a, h; p=v=a=h=""} END{if (p!="") print p, v, a, h}')
+	for pkg in "${pkgs[@]}"; do
+		[[ -n ${recs[$pkg]:-} ]] || die "$suite: package $pkg not found"
+		read -r ver arch sha <<<"${recs[$pkg]}"
 		[[ -n $ver && -n $arch && -n $sha ]] || die "$suite: incomplete apt record for $pkg"
-		pkgs+=("$pkg")
 		file[$pkg]=$debdir/${pkg}_${ver//:/%3a}_${arch}.deb sum[$pkg]=$sha
 		if [[ -f ${file[$pkg]} ]] && ! sha256sum --status -c <<<"$sha  ${file[$pkg]}"; then
 			rm -f -- "${file[$pkg]}"
@@ -489,10 +496,10 @@ fetch() {
 # which package owns each of its files.
 extract() {
 	local pkg=$1 file=$2 root=$3 f
-	dpkg -x "$file" "$root"
+	# dpkg-deb -X lists what it extracts: one pass over the archive.
 	while read -r f; do
-		OWNER[${f##*/}]=$pkg
-	done < <(dpkg-deb --fsys-tarfile "$file" | tar -t | grep -v '/$')
+		[[ $f == */ ]] || OWNER[${f##*/}]=$pkg
+	done < <(dpkg-deb -X "$file" "$root")
 	DEB[$pkg]=$file
 	FETCH_ORDER+=("$pkg")
 	sanitize_symlinks "$root"
@@ -530,6 +537,13 @@ merge_usr() {
 
 needed() { readelf -d -- "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'; }
 
+# is_elf FILE: does FILE start with the ELF magic (read by bash itself: this
+# runs for every program of every closure pass, and a fork is not cheap).
+is_elf() {
+	local magic
+	LC_ALL=C IFS= read -r -N4 magic <"$1" 2>/dev/null && [[ $magic == $'\x7fELF' ]]
+}
+
 # closure_roots ROOT: the objects whose closure must resolve (--daemons: and
 # every program of the daemon and client packages).
 closure_roots() {
@@ -539,8 +553,7 @@ closure_roots() {
 	done
 	if [[ -n $DAEMONS ]]; then
 		for f in "$1"/usr/sbin/slurm* "${CLIENT_PROGS[@]/#/$1/usr/bin/}"; do
-			[[ -f $f && ! -L $f ]] && [[ $(head -c4 -- "$f" | od -An -c | tr -d ' ') == 177ELF ]] &&
-				printf '%s\n' "$f"
+			[[ -f $f && ! -L $f ]] && is_elf "$f" && printf '%s\n' "$f"
 		done
 	fi
 	return 0
@@ -905,19 +918,25 @@ if [[ ${#todo[@]} -gt 0 ]]; then
 	# The suites are built at the same time, each in its own subshell (its
 	# own package tables and temporary root): fetching from the archive is
 	# mostly waiting for round trips, and a snapshot's are independent too.
-	declare -A pids=()
+	declare -A suite_of=()
 	for suite in "${todo[@]}"; do
 		(
 			TMPDIRS=()
 			trap cleanup EXIT
+			trap 'exit 1' TERM
 			build_suite "$suite"
 		) &
-		pids[$suite]=$!
+		suite_of[$!]=$suite
 	done
-	failed=()
-	for suite in "${todo[@]}"; do
-		wait "${pids[$suite]}" || failed+=("$suite")
+	# The first root that fails stops the others: its error is the run's.
+	failed=
+	while [[ ${#suite_of[@]} -gt 0 ]]; do
+		if ! wait -n -p pid "${!suite_of[@]}" && [[ -z $failed ]]; then
+			failed=${suite_of[$pid]}
+			kill -TERM "${!suite_of[@]}" 2>/dev/null || true
+		fi
+		unset "suite_of[$pid]"
 	done
-	[[ ${#failed[@]} -eq 0 ]] || die "no root for ${failed[*]} (see above)"
+	[[ -z $failed ]] || die "no root for $failed (see above)"
 fi
 [[ -z $EXPORT ]] || export_snapshot "$EXPORT"
