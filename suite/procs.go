@@ -286,26 +286,24 @@ func (q *jobQueue) take(reserved bool) (job, bool) {
 	if q.taken == nil {
 		q.taken = make([]bool, len(q.jobs))
 	}
-	order := append(makeRange(q.reserved, len(q.jobs)), makeRange(0, q.reserved)...)
 	if reserved {
-		order = makeRange(0, q.reserved)
+		return q.first(0, q.reserved)
 	}
-	for _, i := range order {
+	if j, ok := q.first(q.reserved, len(q.jobs)); ok {
+		return j, true
+	}
+	return q.first(0, q.reserved)
+}
+
+// first takes the first job of jobs[lo:hi] not taken yet.
+func (q *jobQueue) first(lo, hi int) (job, bool) {
+	for i := lo; i < hi; i++ {
 		if !q.taken[i] {
 			q.taken[i] = true
 			return q.jobs[i], true
 		}
 	}
 	return job{}, false
-}
-
-// makeRange is lo, lo+1, …, hi-1.
-func makeRange(lo, hi int) []int {
-	r := make([]int, 0, max(hi-lo, 0))
-	for i := lo; i < hi; i++ {
-		r = append(r, i)
-	}
-	return r
 }
 
 // done records that j's report came back.

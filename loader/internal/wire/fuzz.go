@@ -69,11 +69,19 @@ type Fuzz struct {
 	Inputs  []FuzzInput
 }
 
+func encodeInput(e *Encoder, x FuzzInput) {
+	e.U16(x.Protocol)
+	e.Blob(x.Data)
+}
+
+func decodeInput(d *Decoder) FuzzInput {
+	return FuzzInput{Protocol: d.U16(), Data: d.Blob()}
+}
+
 func encodeInputs(e *Encoder, in []FuzzInput) {
 	e.U32(uint32(len(in)))
 	for _, x := range in {
-		e.U16(x.Protocol)
-		e.Blob(x.Data)
+		encodeInput(e, x)
 	}
 }
 
@@ -84,7 +92,7 @@ func decodeInputs(d *Decoder) []FuzzInput {
 	}
 	out := make([]FuzzInput, 0, n)
 	for i := 0; i < n && d.Err() == nil; i++ {
-		out = append(out, FuzzInput{Protocol: d.U16(), Data: d.Blob()})
+		out = append(out, decodeInput(d))
 	}
 	return out
 }
@@ -191,8 +199,7 @@ func (r *FuzzResult) Encode(e *Encoder) {
 	}
 	e.U32(uint32(len(r.Faults)))
 	for _, f := range r.Faults {
-		e.U16(f.Input.Protocol)
-		e.Blob(f.Input.Data)
+		encodeInput(e, f.Input)
 		e.U8(f.Signal)
 		e.U8(f.Phase)
 		e.U8(f.Region)
@@ -223,7 +230,7 @@ func (r *FuzzResult) Decode(d *Decoder) {
 	}
 	r.Faults = make([]FuzzFault, 0, n)
 	for i := 0; i < n && d.Err() == nil; i++ {
-		f := FuzzFault{Input: FuzzInput{Protocol: d.U16(), Data: d.Blob()}}
+		f := FuzzFault{Input: decodeInput(d)}
 		f.Signal, f.Phase, f.Region, f.Past = d.U8(), d.U8(), d.U8(), d.U32()
 		r.Faults = append(r.Faults, f)
 	}
