@@ -46,6 +46,11 @@ type SandboxOptions struct {
 	// Env are NAME=VALUE settings the plugin sees on top of the caller's
 	// environment (see WorkerEnv).
 	Env []string
+	// WorkerBinary is the program workers run, taken as it is: a run's
+	// spec processes take their parent's choice (Sandbox.WorkerBinary)
+	// rather than check it again. Empty: the dedicated worker binary when
+	// one built from this source is at hand, else this program.
+	WorkerBinary string
 }
 
 // Sandbox holds what workers of one target share: a 0755 directory with the
@@ -59,11 +64,14 @@ type Sandbox struct {
 	UID, GID int
 
 	binary, hostLib, plugin string
-	loader                  string // dynamic loader of a sysroot, "" for the machine's
-	libraryPath             []string
-	opts                    SandboxOptions
-	confLines               []string // of the generated slurm.conf
-	forget                  func()   // the interrupt's removal of Dir
+	// workerBinary is the program workers run: this program or the
+	// dedicated worker binary (workerBinary); worker is its reachable path.
+	workerBinary, worker string
+	loader               string // dynamic loader of a sysroot, "" for the machine's
+	libraryPath          []string
+	opts                 SandboxOptions
+	confLines            []string // of the generated slurm.conf
+	forget               func()   // the interrupt's removal of Dir
 	// keyAccess: workers get CAP_DAC_READ_SEARCH (keyaccess.go).
 	keyAccess bool
 }
@@ -156,10 +164,15 @@ func checkTempDir(uid, gid int) error {
 	return nil
 }
 
-// Binary is the program workers run: this binary, or the sandbox's copy of
-// it when the workers' uid cannot reach the original. Processes that start
-// workers of their own can run it too, and need no copy then.
+// Binary is this program, or the sandbox's copy of it when the workers'
+// uid cannot reach the original: processes that start workers of their
+// own (a run's spec processes) run it, and need no copy then. Workers run
+// it too unless a dedicated worker binary fits (workerBinary).
 func (s *Sandbox) Binary() string { return s.binary }
+
+// WorkerBinary is the program workers run: this program, or the dedicated
+// worker binary built from the same source.
+func (s *Sandbox) WorkerBinary() string { return s.workerBinary }
 
 // Close removes the sandbox directory.
 func (s *Sandbox) Close() error {
@@ -181,6 +194,17 @@ func (s *Sandbox) stage() error {
 	t := s.Target
 	if s.binary, err = s.reachBinary(exe); err != nil {
 		return err
+	}
+	if s.workerBinary = s.opts.WorkerBinary; s.workerBinary == "" {
+		if s.workerBinary, err = workerBinary(exe); err != nil {
+			return err
+		}
+	}
+	s.worker = s.binary
+	if s.workerBinary != exe {
+		if s.worker, err = s.reachBinary(s.workerBinary); err != nil {
+			return err
+		}
 	}
 	if s.hostLib, err = s.reach(t.Host.Lib.Path, "host"); err != nil {
 		return err

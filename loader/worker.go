@@ -83,7 +83,8 @@ func (s *Sandbox) start(ctx context.Context, daemon string, keyAccess bool) (*Wo
 	}
 	syms := symbolsOf(s.Target.Profile)
 	cfg, err := json.Marshal(worker.Config{
-		HostLib: s.hostLib, Plugin: s.plugin, SlurmConf: s.Conf, Symbols: syms, HostSymbols: hostSymbols,
+		Fingerprint: worker.Fingerprint(),
+		HostLib:     s.hostLib, Plugin: s.plugin, SlurmConf: s.Conf, Symbols: syms, HostSymbols: hostSymbols,
 		AddressSpace: s.opts.AddressSpace, CPUSeconds: 600, Daemon: daemon,
 	})
 	if err != nil {
@@ -114,13 +115,13 @@ func (s *Sandbox) start(ctx context.Context, daemon string, keyAccess bool) (*Wo
 		"GOMAXPROCS=1",
 		"SLURM_CONF="+s.Conf,
 	)
-	cmd := &exec.Cmd{Path: s.binary, Args: []string{"plugincheck-worker"}, Env: env}
+	cmd := &exec.Cmd{Path: s.worker, Args: []string{"plugincheck-worker"}, Env: env}
 	libPath := strings.Join(s.libraryPath, ":")
 	if s.loader != "" {
 		// A newer C library: start the binary through the sysroot's loader
 		// (design.md "Hosts").
 		cmd.Path = s.loader
-		cmd.Args = []string{s.loader, "--library-path", libPath, "--preload", s.hostLib, "--argv0", "plugincheck-worker", s.binary}
+		cmd.Args = []string{s.loader, "--library-path", libPath, "--preload", s.hostLib, "--argv0", "plugincheck-worker", s.worker}
 	} else {
 		// libslurmfull first in the global scope, ahead of libc: its error()
 		// must win over glibc's (design.md trap 1).

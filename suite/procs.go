@@ -68,12 +68,15 @@ const childGrace = 10 * time.Second
 // AuthInfo; the key files stay the parent's), and Ginkgo's configuration
 // with the seed the plan used.
 type childSetup struct {
-	Config   Config
-	AuthInfo string
-	MungeKey []byte
-	Keys     childKeys
-	Suite    types.SuiteConfig
-	Reporter types.ReporterConfig
+	Config Config
+	// WorkerBinary is the program the parent's workers run, checked once
+	// there.
+	WorkerBinary string
+	AuthInfo     string
+	MungeKey     []byte
+	Keys         childKeys
+	Suite        types.SuiteConfig
+	Reporter     types.ReporterConfig
 }
 
 type childKeys struct {
@@ -128,7 +131,7 @@ func (rs *runState) runInProcesses(suiteCfg types.SuiteConfig, repCfg types.Repo
 
 	p := newProgress(opts.Progress, len(jobs))
 	q := &jobQueue{jobs: jobs}
-	setup, err := json.Marshal(childSetup{Config: *rs.cfg, AuthInfo: rs.authInfo, MungeKey: rs.mungeKey, Keys: rs.keys.forChild(),
+	setup, err := json.Marshal(childSetup{Config: *rs.cfg, WorkerBinary: rs.sandbox.WorkerBinary(), AuthInfo: rs.authInfo, MungeKey: rs.mungeKey, Keys: rs.keys.forChild(),
 		Suite: suiteCfg, Reporter: repCfg})
 	if err != nil {
 		return err
@@ -580,7 +583,9 @@ func childRun(setup *childSetup) (*runState, error) {
 	rs := &runState{cfg: cfg, target: t, authInfo: setup.AuthInfo, mungeKey: setup.MungeKey,
 		keys: &keyFiles{private: k.Private, public: k.Public, missing: k.Missing, unreadable: k.Unreadable,
 			empty: k.Empty, corrupt: k.Corrupt, generated: k.Generated, forget: func() {}}}
-	if rs.sandbox, err = t.NewSandbox(rs.sandboxOptions()); err != nil {
+	opts := rs.sandboxOptions()
+	opts.WorkerBinary = setup.WorkerBinary
+	if rs.sandbox, err = t.NewSandbox(opts); err != nil {
 		return nil, err
 	}
 	return rs, nil

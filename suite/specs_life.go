@@ -214,6 +214,7 @@ func (c *Ctx) badConfIn(b badSetup) {
 	// (a broken setup is a configuration the plugin reads).
 	opts := c.run.cfg.SessionOptions().Sandbox
 	opts.SlurmConf, opts.AuthInfo = "", b.authInfo
+	opts.WorkerBinary = c.run.sandbox.WorkerBinary()
 	opts.Env = append(append([]string(nil), opts.Env...), b.env...)
 	sb, err := c.Target().NewSandbox(opts)
 	Expect(err).NotTo(HaveOccurred())

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -189,6 +190,32 @@ func RootOnlyKey(t testing.TB) string {
 	path := filepath.Join(dir, "root.key")
 	if err := os.WriteFile(path, key, 0o600); err != nil {
 		t.Fatal(err)
+	}
+	return path
+}
+
+// WorkerBinary is a dedicated worker binary (cmd/plugincheck-worker) built
+// from this source: the one make test names in PLUGINCHECK_WORKER_BINARY,
+// else one built for the test in a directory any uid may search, as
+// workers running as nobody must.
+func WorkerBinary(t testing.TB) string {
+	t.Helper()
+	if path := os.Getenv("PLUGINCHECK_WORKER_BINARY"); path != "" {
+		return Need(t, "worker binary", path)
+	}
+	dir, err := os.MkdirTemp("", "test-worker-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "plugincheck-worker")
+	cmd := exec.Command("go", "build", "-o", path, "./cmd/plugincheck-worker")
+	cmd.Dir, cmd.Env = RepoRoot(t), append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/plugincheck-worker: %v\n%s", err, out)
 	}
 	return path
 }

@@ -1,6 +1,8 @@
-// Package worker is the process that runs plugin code. The parent re-executes
-// its own binary with EnvConfig set; Serve then loads the host library and the
-// plugin and answers requests on dedicated descriptors until told to exit.
+// Package worker is the process that runs plugin code. The parent executes
+// its own binary, or the dedicated worker binary built from the same source
+// (cmd/plugincheck-worker), with EnvConfig set; Serve then loads the host
+// library and the plugin and answers requests on dedicated descriptors
+// until told to exit.
 //
 // Everything that can crash, hang or corrupt a process happens here, never in
 // the parent.
@@ -22,10 +24,13 @@ const (
 
 // Config is what the parent tells a worker to load.
 type Config struct {
-	HostLib   string   `json:"host_lib"`
-	Plugin    string   `json:"plugin"`
-	SlurmConf string   `json:"slurm_conf,omitempty"`
-	Symbols   []string `json:"symbols"`
+	// Fingerprint is the parent's (see Fingerprint): a worker built from
+	// other source refuses to serve.
+	Fingerprint string   `json:"fingerprint"`
+	HostLib     string   `json:"host_lib"`
+	Plugin      string   `json:"plugin"`
+	SlurmConf   string   `json:"slurm_conf,omitempty"`
+	Symbols     []string `json:"symbols"`
 	// HostSymbols are looked up in the host library and follow Symbols in
 	// the worker's symbol table.
 	HostSymbols []string `json:"host_symbols,omitempty"`

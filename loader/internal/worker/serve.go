@@ -126,6 +126,11 @@ func setup() (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker configuration: %w", err)
 	}
+	if cfg.Fingerprint != Fingerprint() {
+		exe, _ := os.Executable()
+		return nil, fmt.Errorf("worker binary %s was built from other source than plugincheck (fingerprint %.12s, plugincheck's %.12s)",
+			exe, Fingerprint(), cfg.Fingerprint)
+	}
 	s := &server{in: &requestReader{fd: RequestFD}, out: fdIO(ResponseFD), guarded: map[uintptr][]byte{}}
 	syscall.SetNonblock(RequestFD, true)
 	if in, err := dupHigh(RequestFD); err == nil {

@@ -1,0 +1,9 @@
+package wire
+
+import "embed"
+
+// Source is this package's source, part of the worker's fingerprint
+// (worker.Fingerprint).
+//
+//go:embed *.go
+var Source embed.FS
