@@ -14,10 +14,10 @@ import (
 // what it verified until it expires (a replay cache): its heap grows until
 // the oldest entries expire, then saws up and down around a level as
 // entries come and go, and that is no leak. So the loop runs in three
-// windows, each at least one credential lifetime long (plus a second): a
-// warm-up, then two measured windows, each of 2,000 cycles at its start
-// and a wait for the rest of it (the last window ends with its cycles:
-// nothing comes after it to see what its wait would expire). The
+// windows: a warm-up, then two measured windows, each of 2,000 cycles and
+// a wait until every credential they made has expired (the last window
+// ends with its cycles: nothing comes after it to see what its wait would
+// expire). The
 // heap's high-water mark of a window is its highest sample (one after
 // every 1,000 cycles). A leak raises the mark from window to window; a
 // bounded cache does not. Growth is reported when the mark rose in both
@@ -33,10 +33,10 @@ const (
 
 // leakResult is what steadyLeak measured.
 type leakResult struct {
-	ttl      int      // the lifetime each window outlasts; 0 when none is configured
-	marks    []uint64 // the high-water mark of the warm-up and of each measured window
-	measured int      // cycles in the measured windows
-	window   time.Duration
+	ttl      int           // the lifetime each window outlasts; 0 when none is configured
+	marks    []uint64      // the high-water mark of the warm-up and of each measured window
+	measured int           // cycles in the measured windows
+	window   time.Duration // the longest window, cycles and wait
 }
 
 // growth is the rise of the high-water mark over the measured windows,
@@ -62,15 +62,15 @@ func (l leakResult) String() string {
 	if l.ttl > 0 {
 		past = fmt.Sprintf("each window outlasting the %ds lifetime", l.ttl)
 	}
-	return fmt.Sprintf("the heap's high-water mark kept rising, by %d bytes per %d cycles over %d cycles (windows of at least %v, %s; marks %v)",
-		l.growth(), leakPer, l.measured, l.window, past, l.marks)
+	return fmt.Sprintf("the heap's high-water mark kept rising, by %d bytes per %d cycles over %d cycles (windows of up to %v, %s; marks %v)",
+		l.growth(), leakPer, l.measured, l.window.Round(time.Millisecond), past, l.marks)
 }
 
 // steadyLeak runs cycles through run(n) in a warm-up and two measured
 // windows (see above), sampling heap in use with heap after each round.
 // Every cycle must succeed.
 func steadyLeak(ttl int, heap func() (uint64, error), run func(n int) (loader.CycleResult, error)) leakResult {
-	l := leakResult{ttl: ttl, window: min(time.Duration(ttl)*time.Second+time.Second, maxWindowTime)}
+	l := leakResult{ttl: ttl}
 	for w := 0; w < windows; w++ {
 		start, cycles := time.Now(), 0
 		var mark uint64
@@ -93,13 +93,34 @@ func steadyLeak(ttl int, heap func() (uint64, error), run func(n int) (loader.Cy
 		if w == windows-1 {
 			break // its mark is taken: what it would wait for, no window sees
 		}
-		// The window lasts its lifetime without cycling through it: what
-		// the plugin keeps until expiry expires all the same, and the
-		// next window's cycles see it gone. Cycling flat out would only
-		// burn CPU (most of the self-validation's, at a lifetime of 1 s).
-		if rest := l.window - time.Since(start); rest > 0 {
-			cleanup.Sleep(rest)
+		// The window waits out its credentials' lifetime without cycling
+		// through it: what the plugin keeps until expiry expires all the
+		// same, and the next window's cycles see it gone. Cycling flat out
+		// would only burn CPU (most of the self-validation's, at a
+		// lifetime of 1 s).
+		end := expiredBy(time.Now(), ttl)
+		if last := start.Add(maxWindowTime); end.After(last) {
+			end = last
 		}
+		l.window = max(l.window, end.Sub(start))
+		cleanup.Sleep(time.Until(end))
 	}
 	return l
+}
+
+// expiryMargin is how long after the second that expires a credential a
+// window still waits: timers do not fire early, but a plugin's clock
+// read is not the instant of ours.
+const expiryMargin = 20 * time.Millisecond
+
+// expiredBy is when a credential made at or before now has outlived ttl
+// seconds. Plugins and munged keep time in whole seconds (time(NULL)): a
+// credential made in second s has expired once the clock reads more than
+// s+ttl, that is from the start of second s+ttl+1. So a window waits for
+// that second, neither the ttl+1 seconds from its start a first version
+// waited (too short when its cycles crossed a second, too long
+// otherwise) nor a second when no lifetime is configured (0): what
+// expires "now" is gone when the second turns.
+func expiredBy(now time.Time, ttl int) time.Time {
+	return now.Truncate(time.Second).Add(time.Duration(ttl+1)*time.Second + expiryMargin)
 }
