@@ -191,12 +191,7 @@ func (k *cred2Kit) tryUnpack(b []byte, sbcast bool) (unpacked, error) {
 	if err != nil {
 		return u, err
 	}
-	if sbcast {
-		u.ptr, _, err = k.vf.SbcastUnpack(buf, true, k.pv)
-	} else {
-		u.ptr, _, err = k.vf.Unpack(buf, k.pv)
-	}
-	if err != nil {
+	if u.ptr, err = k.unpackBuf(buf, sbcast); err != nil {
 		return u, err
 	}
 	defer k.vf.W.FreeBuf(buf)
@@ -214,6 +209,35 @@ func (k *cred2Kit) tryUnpack(b []byte, sbcast bool) (unpacked, error) {
 		u.view, err = k.vf.ReadCred(k.abi, u.ptr)
 	}
 	return u, err
+}
+
+// accepts is tryUnpack for a verdict that needs only whether the unpack
+// returned a credential, not what it holds: two round trips to the worker
+// fewer, and no read of the credential, for each of the thousands of
+// inputs of CRED2-UNPACK-BAD.
+func (k *cred2Kit) accepts(b []byte, sbcast bool) (bool, error) {
+	buf, err := k.vf.W.NewGuardedBuf(b)
+	if err != nil {
+		return false, err
+	}
+	ptr, err := k.unpackBuf(buf, sbcast)
+	if err != nil {
+		return false, err
+	}
+	return ptr != 0, k.vf.W.FreeBuf(buf)
+}
+
+// unpackBuf runs cred_p_unpack, or sbcast_p_unpack with verify, as slurmd
+// on buf.
+func (k *cred2Kit) unpackBuf(buf uintptr, sbcast bool) (uintptr, error) {
+	var ptr uintptr
+	var err error
+	if sbcast {
+		ptr, _, err = k.vf.SbcastUnpack(buf, true, k.pv)
+	} else {
+		ptr, _, err = k.vf.Unpack(buf, k.pv)
+	}
+	return ptr, err
 }
 
 // trailingSig finds the packstr(signature) a packed credential ends with:
@@ -643,11 +667,11 @@ func (c *Ctx) credABIOrNil() (*profile.CredABI, *profile.Version) {
 // hang fails the spec, naming the input.
 func (k *cred2Kit) survive(fn string, inputs []hostile, sbcast bool) {
 	for _, in := range inputs {
-		u, err := k.tryUnpack(in.b, sbcast)
+		accepted, err := k.accepts(in.b, sbcast)
 		if err != nil {
 			ginkgo.Fail(fmt.Sprintf("%s of a credential the plugin made, with %s (%d bytes): %v", fn, in.what, len(in.b), err))
 		}
-		if in.reject && u.ptr != 0 {
+		if in.reject && accepted {
 			ginkgo.Fail(fmt.Sprintf("%s accepted a credential the plugin made with %s", fn, in.what))
 		}
 	}
